@@ -1,0 +1,127 @@
+"""Command line: ``installation replay | check``.
+
+User errors print one line (``installation: error: ...``) and exit with status 2, without a
+traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from installation import __version__
+from installation.errors import UserError
+
+EXIT_USER_ERROR = 2
+DEFAULT_SHOW = Path("show.toml")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default prints usage on two lines
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 640x360, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"size must be even and at least 16x16, got {text!r}")
+    return width, height
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="installation", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    replay = commands.add_parser("replay", help="render a recording headless into a video")
+    replay.add_argument("recording", type=Path, help="XDF or CSV recording")
+    replay.add_argument("--show", type=Path, default=DEFAULT_SHOW, help="show file (show.toml)")
+    replay.add_argument("-o", "--output", type=Path, required=True,
+                        help="output .mp4, or a folder for a PNG sequence")
+    replay.add_argument("--size", type=_size, help="WxH (default: the show's output.size)")
+    replay.add_argument("--fps", type=_positive, help="frame rate (default: the show's)")
+    replay.add_argument("--start", type=float, default=0.0, help="start offset in seconds")
+    replay.add_argument("--duration", type=_positive, help="seconds to render (default: all)")
+    replay.add_argument("--device", help="torch device for the generator (default: automatic)")
+    replay.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    check = commands.add_parser("check", help="validate a show: config and shaders")
+    check.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    return parser
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from installation.modes.replay import ReplayOptions, replay
+    from installation.show import load_show
+
+    show = load_show(args.show)
+    options = ReplayOptions(
+        size=args.size or show.output.size,
+        fps=args.fps or show.output.fps,
+        start=args.start,
+        duration=args.duration,
+        progress=not args.quiet,
+        device=args.device,
+    )
+    if options.size[0] % 2 or options.size[1] % 2:
+        raise UserError(f"{show.path}: output.size: H.264 needs even sizes, got {options.size}")
+    summary = replay(args.recording, show, args.output, options)
+    for warning in summary.warnings:
+        print(f"installation: warning: {warning}", file=sys.stderr)
+    speed = summary.duration / summary.wall_s if summary.wall_s > 0 else float("inf")
+    print(
+        f"wrote {summary.output} ({summary.frames} frames, {summary.duration:.1f} s of show "
+        f"in {summary.wall_s:.1f} s, {speed:.2f}x real time)"
+    )
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from installation.pipeline import Pipeline
+    from installation.render.gl_context import create_offscreen_context
+    from installation.show import load_show
+
+    show = load_show(args.show)
+    ctx = create_offscreen_context()
+    try:
+        # Building the pipeline compiles every pass and checks its uniforms.
+        Pipeline(show, ctx, size=(64, 36), fps=show.output.fps, device="cpu").release()
+    finally:
+        ctx.release()
+    print(f"{show.path}: ok ({len(show.streams)} streams, {len(show.mappings)} mappings, "
+          f"{len(show.passes)} passes)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``installation`` command."""
+    args = build_parser().parse_args(argv)
+    handlers = {"replay": _cmd_replay, "check": _cmd_check}
+    try:
+        return handlers[args.command](args)
+    except UserError as error:
+        print(f"installation: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("installation: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Features -> controls, as the show's ``[[mappings]]`` declare.
+
+Each mapping normalises one feature through its input range, shapes it with a curve, scales
+it to the output range and smooths it in time. When the feature is not trustworthy (its
+stream is lost, stale or invalid) the control fades to the mapping's idle value instead, so
+a dropped sensor eases the piece into its idle state rather than freezing or jumping. A
+stale feature (no fresh data yet, last value still meaningful) holds the control where it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from installation.messages import Controls, Features, Status
+from installation.show import MappingSpec
+
+_CURVES = {
+    "linear": lambda x: x,
+    "smoothstep": lambda x: x * x * (3.0 - 2.0 * x),
+    "ease_in": lambda x: x * x,
+    "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
+}
+
+
+def shape(spec: MappingSpec, value: float) -> float:
+    """Map one feature value through ``spec``'s range, curve and invert (no smoothing)."""
+    lo, hi = spec.in_range
+    x = min(1.0, max(0.0, (value - lo) / (hi - lo)))
+    x = _CURVES[spec.curve](x)
+    if spec.invert:
+        x = 1.0 - x
+    out_lo, out_hi = spec.out_range
+    return out_lo + x * (out_hi - out_lo)
+
+
+@dataclass
+class _MappingState:
+    value: float
+    t: float | None = None
+
+
+@dataclass
+class Mapper:
+    """Stateful stage: ``Mapper(specs)(features_by_stream, t) -> Controls``.
+
+    Parameters
+    ----------
+    specs
+        The show's mappings, applied in order (later mappings of the same control win).
+    """
+
+    specs: Sequence[MappingSpec]
+    _state: list[_MappingState] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.specs = tuple(self.specs)
+        self._state = [_MappingState(value=spec.idle) for spec in self.specs]
+
+    def __call__(self, features: Mapping[str, Features], t: float) -> Controls:
+        """Update every control to time ``t`` from the latest features of each stream."""
+        values: dict[str, float] = {}
+        for spec, state in zip(self.specs, self._state, strict=True):
+            source = features.get(spec.stream)
+            raw = None if source is None else source.values.get(spec.feature_name)
+            status = Status.LOST if source is None else source.status
+            if status is Status.OK and raw is not None and np.isfinite(raw):
+                target, tau = shape(spec, float(raw)), spec.smoothing_s
+            elif status is Status.STALE:
+                # Stale: the last value is still the best guess, so hold it.
+                target, tau = state.value, 0.0
+            else:
+                target, tau = spec.idle, spec.idle_fade_s
+            dt = None if state.t is None else t - state.t
+            state.value = _smooth(state.value, target, tau, dt)
+            state.t = t
+            values[spec.control] = state.value
+        status = {key: f.status for key, f in features.items()}
+        return Controls(t=t, values=values, stream_status=status)
+
+
+def _smooth(current: float, target: float, tau: float, dt: float | None) -> float:
+    # First-order low-pass with a time constant, exact for any step size, so the result does
+    # not depend on the frame rate.
+    if tau <= 0.0:
+        return target
+    if dt is None or dt <= 0.0:
+        return current
+    alpha = 1.0 - math.exp(-dt / tau)
+    return current + alpha * (target - current)

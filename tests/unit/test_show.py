@@ -1,0 +1,118 @@
+"""show.toml loading: typed, frozen, and every error names the file, line and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from installation.errors import ShowError
+from installation.show import load_show
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_show(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "shaders").mkdir(exist_ok=True)
+    (tmp_path / "shaders" / "a.frag").write_text("// shader\n")
+    path = tmp_path / "show.toml"
+    path.write_text(text)
+    return path
+
+
+MINIMAL = """
+[streams.ecg]
+type = "ECG"
+
+[[mappings]]
+control = "pulse"
+feature = "ecg.beat_pulse"
+
+[[passes]]
+shader = "shaders/a.frag"
+uniforms = { u_pulse = "pulse" }
+"""
+
+
+def test_default_show_loads_with_its_mappings_and_passes() -> None:
+    show = load_show(REPO / "show.toml")
+    assert set(show.streams) == {"ecg", "eeg"}
+    assert {m.control for m in show.mappings} == {"pulse", "energy", "calm"}
+    assert show.passes[0].shader == REPO / "shaders" / "pulse.frag"
+    assert show.output.size == (640, 360)
+
+
+def test_loaded_show_is_frozen(tmp_path: Path) -> None:
+    show = load_show(write_show(tmp_path, MINIMAL))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        show.output = None  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        show.streams["x"] = show.streams["ecg"]  # type: ignore[index]
+
+
+def test_shader_paths_resolve_against_the_show_folder(tmp_path: Path) -> None:
+    show = load_show(write_show(tmp_path, MINIMAL))
+    assert show.passes[0].shader == tmp_path / "shaders" / "a.frag"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "key", "words"),
+    [
+        ("[output]\nsize = [640, 360]\nfsp = 30\n", "output.fsp", "unknown key"),
+        ("[output]\nfps = \"thirty\"\n", "output.fps", "expected a number"),
+        ("[output]\nfps = -5\n", "output.fps", "must be > 0"),
+        ("[output]\nsize = [640]\n", "output.size", "array of 2"),
+        ("[generator]\nmodel = \"gan\"\n", "generator.model", "must be one of"),
+        ("[generator]\nlayers = 2.5\n", "generator.layers", "expected an integer"),
+        ("[streams.brain]\ntype = \"EMG\"\n", "streams.brain", "no feature extractor"),
+    ],
+)
+def test_invalid_values_name_the_file_line_and_key(
+    tmp_path: Path, snippet: str, key: str, words: str
+) -> None:
+    path = write_show(tmp_path, MINIMAL + snippet)
+    with pytest.raises(ShowError) as caught:
+        load_show(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:")
+    assert key in message
+    assert words in message
+    line = int(re.match(rf"{re.escape(str(path))}:(\d+):", message).group(1))
+    expected_line = next(
+        n for n, text in enumerate(path.read_text().splitlines(), 1)
+        if text.startswith(key.split(".")[-1]) or text.startswith(f"[{key}")
+    )
+    assert line == expected_line
+
+
+def test_error_in_second_array_entry_names_its_index(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '\n[[mappings]]\ncontrol = "calm"\nfeature = "ecg.heart_rate"\ncurve = "zigzag"\n'
+    )
+    with pytest.raises(ShowError, match=r"mappings\[1\]\.curve: must be one of"):
+        load_show(write_show(tmp_path, text))
+
+
+def test_mapping_to_an_undeclared_stream_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[[mappings]]\ncontrol = "calm"\nfeature = "eeg.alpha_rel"\n'
+    with pytest.raises(ShowError, match=r"stream 'eeg' is not declared"):
+        load_show(write_show(tmp_path, text))
+
+
+def test_missing_shader_file_is_refused(tmp_path: Path) -> None:
+    path = write_show(tmp_path, MINIMAL.replace("shaders/a.frag", "shaders/nope.frag"))
+    with pytest.raises(ShowError, match=r"passes\[0\]\.shader: shader file not found"):
+        load_show(path)
+
+
+def test_missing_and_malformed_files_give_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ShowError, match="show file not found"):
+        load_show(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[output\nsize = 3\n")
+    with pytest.raises(ShowError, match="invalid TOML") as caught:
+        load_show(bad)
+    assert "\n" not in str(caught.value)

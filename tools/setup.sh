@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up everything the engine needs on a fresh Debian machine (Python 3.11, no GPU, no
+# display): Mesa's EGL/llvmpipe for offscreen OpenGL, a virtual environment in .venv with
+# the CPU build of torch, and the project itself (editable).
+#   bash tools/setup.sh        # to run the engine
+#   bash tools/setup.sh test   # also what the test suite needs (pytest, hypothesis, ruff, Xvfb)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=${1:-}
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: please install with your package manager: $*" >&2
+    return 0
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Offscreen rendering needs an EGL driver; Mesa's llvmpipe gives OpenGL 4.5 on any CPU.
+missing=()
+ldconfig -p | grep -q 'libEGL.so.1' || missing+=(libegl1)
+ldconfig -p | grep -q 'libEGL_mesa.so.0' || missing+=(libegl-mesa0)
+[ -e /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so ] || [ -e /usr/lib/aarch64-linux-gnu/dri/swrast_dri.so ] \
+  || missing+=(libgl1-mesa-dri)
+if [ -n "$want_tests" ]; then
+  command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  apt_install "${missing[@]}"
+fi
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      python=$candidate
+      break
+    fi
+  done
+fi
+[ -n "$python" ] || { echo "setup: Python 3.11 or newer is required" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch pinned to the CPU build served here first; a bare "torch" would pull CUDA (GBs).
+.venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" torch==2.13.0
+if [ -n "$want_tests" ]; then
+  "${pip[@]}" -e '.[test]'
+else
+  "${pip[@]}" -e .
+fi
