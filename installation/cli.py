@@ -60,14 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--duration", type=_positive, help="seconds to render (default: all)")
     replay.add_argument("--device", help="torch device for the generator (default: automatic)")
     replay.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    replay.add_argument("--no-report", action="store_true",
+                        help="skip the features CSV, drivers plot and summary JSON")
 
     check = commands.add_parser("check", help="validate a show: config and shaders")
     check.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+
+    flashes = commands.add_parser(
+        "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
+    flashes.add_argument("video", type=Path, help="video file, e.g. a replay's .mp4")
+
+    train = commands.add_parser("train", help="train a VAE generator on a folder of images")
+    train.add_argument("images", type=Path, help="folder of images (png, jpg, webp, ...)")
+    train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
+    train.add_argument("--size", type=int, default=64, help="image side, power of two (64)")
+    train.add_argument("--epochs", type=int, default=200, help="most epochs (200)")
+    train.add_argument("--minutes", type=_positive, default=15.0, help="time budget (15)")
+    train.add_argument("--latent-dim", type=int, default=32, help="latent size (32)")
+    train.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    train.add_argument("--seed", type=int, default=0, help="seed (0)")
+    train.add_argument("--device", help="torch device (default: automatic)")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from installation.modes.replay import ReplayOptions, replay
+    from installation.modes.replay_report import ReplayReport
     from installation.show import load_show
 
     show = load_show(args.show)
@@ -81,7 +100,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
     if options.size[0] % 2 or options.size[1] % 2:
         raise UserError(f"{show.path}: output.size: H.264 needs even sizes, got {options.size}")
-    summary = replay(args.recording, show, args.output, options)
+    report = None if args.no_report else ReplayReport()
+    summary = replay(args.recording, show, args.output, options, on_step=report)
     for warning in summary.warnings:
         print(f"installation: warning: {warning}", file=sys.stderr)
     speed = summary.duration / summary.wall_s if summary.wall_s > 0 else float("inf")
@@ -89,6 +109,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         f"wrote {summary.output} ({summary.frames} frames, {summary.duration:.1f} s of show "
         f"in {summary.wall_s:.1f} s, {speed:.2f}x real time)"
     )
+    if report is not None:
+        written = report.write(summary.output, {
+            "recording": str(args.recording), "show": str(show.path),
+            "output": str(summary.output), "size": list(options.size), "fps": options.fps,
+            "start_s": options.start, "duration_s": summary.duration, "frames": summary.frames,
+            "wall_s": round(summary.wall_s, 3), "speed_x_real_time": round(speed, 3),
+            "warnings": list(summary.warnings),
+        })
+        print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
@@ -109,10 +138,43 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_flashes(args: argparse.Namespace) -> int:
+    from installation.safety.analyse import analyse_video
+
+    violations, frames = analyse_video(args.video)
+    for violation in violations:
+        print(violation.describe())
+    verdict = f"{len(violations)} violation(s)" if violations else "no flash violations"
+    print(f"{args.video}: {verdict} in {frames} frames (WCAG 2.3.1, general and red flash)")
+    return 1 if violations else 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from installation.generator.device import pick_device
+    from installation.generator.train import TrainConfig, train_vae
+    from installation.generator.vae import VaeConfig
+
+    try:
+        vae = VaeConfig(size=args.size, latent_dim=args.latent_dim)
+    except ValueError as error:
+        raise UserError(f"--size/--latent-dim: {error}") from None
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UserError("--epochs and --batch-size must be at least 1")
+    config = TrainConfig(vae=vae, epochs=args.epochs, minutes=args.minutes,
+                         batch_size=args.batch_size, seed=args.seed,
+                         device=str(pick_device(args.device)), progress=not args.quiet)
+    result = train_vae(args.images, args.output, config)
+    print(f"wrote {result.checkpoint} ({result.images} images, {result.epochs} epochs, "
+          f"final loss {result.losses[-1]:.1f}; samples in {result.grids[-1].parent})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``installation`` command."""
     args = build_parser().parse_args(argv)
     handlers = {"replay": _cmd_replay, "check": _cmd_check}
+    handlers["check-flashes"] = _cmd_check_flashes
+    handlers["train"] = _cmd_train
     try:
         return handlers[args.command](args)
     except UserError as error:

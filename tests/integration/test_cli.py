@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +55,32 @@ def test_replay_command_renders_the_demo_into_a_video(tmp_path: Path) -> None:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 24 and frames[0].shape == (72, 128, 3)
     assert np.mean(frames[-1]) > 10  # a picture, not black
+
+
+def test_replay_writes_what_drove_the_picture_beside_the_video(tmp_path: Path) -> None:
+    out = tmp_path / "demo.mp4"
+    result = run("replay", DEMO, "-o", out, "--size", "64x36", "--fps", "10",
+                 "--duration", "4", "-q")
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "demo.features.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 40
+    assert {"t", "ecg.heart_rate", "eeg.alpha_rel", "control.pulse", "control.calm"} <= set(rows[0])
+    assert max(float(r["control.pulse"]) for r in rows) > 0.4  # beats after the warm-up
+    summary = json.loads((tmp_path / "demo.summary.json").read_text())
+    assert summary["frames"] == 40 and summary["duration_s"] == 4.0
+    # Both streams start warming up and become ok within the 4 s.
+    changes = [(c["stream"], c["status"]) for c in summary["status_changes"]]
+    assert ("ecg", "ok") in changes and ("eeg", "ok") in changes
+    assert (tmp_path / "demo.drivers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_report_flag_writes_only_the_video(tmp_path: Path) -> None:
+    out = tmp_path / "demo.mp4"
+    result = run("replay", DEMO, "-o", out, "--size", "64x36", "--fps", "10",
+                 "--duration", "1", "-q", "--no-report")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
 
 
 def test_missing_recording_is_one_line_naming_the_file(tmp_path: Path) -> None:
