@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import signal
 
+from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.respiration import SeriesRate, SeriesRateSettings
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["CardiacExtractor", "CardiacSettings"]
@@ -52,7 +54,7 @@ class CardiacSettings:
     level_alpha: float = 0.125  # Pan-Tompkins running-estimate weight
     rr_min_s: float = 0.25
     rr_max_s: float = 3.0
-    hr_beats: int = 5  # heart rate = 60 / median of the last hr_beats RR intervals
+    hr_beats: int = 5  # heart rate = 60 / mean of the last hr_beats accepted RR intervals
     pulse_tau_s: float = 0.25
     no_beat_s: float = 3.0
     flat_window_s: float = 0.5
@@ -62,6 +64,9 @@ class CardiacSettings:
     rate_tolerance: float = 0.2  # relative change of the measured rate that resets state
     rate_samples: int = 16  # sample intervals used to measure (and watch) the rate
     neutral_heart_rate: float = 70.0
+    beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, HRV (the
+    # rr_min_s, rr_max_s, hr_beats, pulse_tau_s, neutral_heart_rate above override its own)
+    edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
 
 
 @dataclass(slots=True)
@@ -121,10 +126,16 @@ class CardiacExtractor:
         self.stream = stream
         self._s = _State()
         # Beat history survives resets: the picture keeps its last heart rate through a gap.
-        self._beats: list[float] = []  # R-peak times of recent beats
-        self._rr: list[float] = []  # accepted RR intervals, most recent last
-        self._rr_valid_from = math.inf  # earliest R time that may start an RR (after breaks)
-        self._beat_count = 0
+        cfg = self.settings
+        # The flat rr/hr/pulse settings predate BeatSettings and keep their meaning.
+        beat_cfg = replace(
+            cfg.beats, rr_min_s=cfg.rr_min_s, rr_max_s=cfg.rr_max_s, hr_beats=cfg.hr_beats,
+            pulse_tau_s=cfg.pulse_tau_s, neutral_heart_rate=cfg.neutral_heart_rate,
+        )
+        self._tracker = BeatTracker(beat_cfg)
+        # ECG-derived respiration: the R amplitude swings with breathing (chest impedance,
+        # heart axis), sampled once per beat.
+        self._edr = SeriesRate(cfg.edr)
         self._last_reported_r = math.nan
         self._last_bad_t = -math.inf
 
@@ -141,8 +152,10 @@ class CardiacExtractor:
         Returns
         -------
         Features
-            ``heart_rate`` (bpm), ``rr`` (s), ``beat_pulse``, ``beat_phase``, ``beat_count``;
-            ``events`` holds a ``"beat"`` event per newly reported beat.
+            ``heart_rate`` (bpm, artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn``
+            (ms, rolling), ``beat_pulse``, ``beat_phase``, ``beat_count``, ``resp_rate``
+            (breaths/min from the R-amplitude EDR; 0 until known); ``events`` holds a
+            ``"beat"`` event per newly reported beat.
         """
         events: list[Event] = []
         if chunk.n and not (chunk.info.is_numeric and chunk.data.shape[1] > self.settings.channel):
@@ -218,7 +231,7 @@ class CardiacExtractor:
     def _reset(self) -> None:
         """Forget the rate and all filter/detector state (the beat history is kept)."""
         self._s = _State()
-        self._rr_valid_from = math.inf
+        self._tracker.break_chain()
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self._s.dt))
@@ -267,7 +280,7 @@ class CardiacExtractor:
             start_abs = s.n0 + s.hist_ts.size
             s.search_from = start_abs + self._n(cfg.locate_before_s + cfg.energy_window_s)
             if s.last_r >= 0:
-                self._rr_valid_from = math.inf  # an RR must not span the break
+                self._tracker.break_chain()  # an RR must not span the break
             s.last_r = -1
             s.anchor = s.search_from
             if not s.levels.ready:
@@ -319,7 +332,7 @@ class CardiacExtractor:
         base = lv.npk + cfg.threshold_fraction * (lv.spk - lv.npk)
         thr = np.full(i1 - i0, base)
         if s.last_r >= 0:
-            rr = float(np.median(self._rr[-cfg.hr_beats :])) if self._rr else 1.0
+            rr = self._tracker.median_rr if self._tracker.has_rate else 1.0
             start = s.last_r + self._n(cfg.decay_after_rr * rr)
             k = np.arange(i0, i1) - start
             decay = np.exp(-np.clip(k, 0, None) * s.dt / cfg.decay_tau_s)
@@ -366,7 +379,7 @@ class CardiacExtractor:
                 s.search_from = relearn
                 s.anchor = relearn
                 s.last_r = -1
-                self._rr_valid_from = math.inf
+                self._tracker.break_chain()
                 if not s.levels.ready:
                     s.learn_at = relearn + self._n(cfg.learn_s)
                 continue
@@ -400,6 +413,7 @@ class CardiacExtractor:
         t_r = float(s.hist_ts[r - s.n0])
         reported = float(s.hist_ts[b - 1 - s.n0])
         self._add_beat(t_r)
+        self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
         s.last_r = r
         s.anchor = r
         s.crossing = -1
@@ -407,39 +421,19 @@ class CardiacExtractor:
         return Event("beat", t=t_r, reported=reported)
 
     def _add_beat(self, t_r: float) -> None:
-        cfg = self.settings
-        if self._beats and self._rr_valid_from <= self._beats[-1]:
-            rr = t_r - self._beats[-1]
-            if cfg.rr_min_s <= rr <= cfg.rr_max_s:
-                self._rr.append(rr)
-                del self._rr[: -4 * cfg.hr_beats]
-        self._beats.append(t_r)
-        del self._beats[:-4]
-        if not math.isfinite(self._rr_valid_from):
-            self._rr_valid_from = t_r
-        self._beat_count += 1
+        self._tracker.add_beat(t_r)
         self._last_reported_r = t_r
 
     # ------------------------------------------------------------------ features
     def _features(self, chunk: Chunk, events: list[Event]) -> Features:
-        cfg, s = self.settings, self._s
+        s = self._s
         t = float(chunk.t_end)
         if not math.isfinite(t):
             t = s.last_ts if math.isfinite(s.last_ts) else 0.0
-        recent = self._rr[-cfg.hr_beats :]
-        rr = float(np.median(recent)) if recent else 60.0 / cfg.neutral_heart_rate
-        hr = 60.0 / rr if recent else cfg.neutral_heart_rate
         last = self._last_reported_r
         since = t - last if math.isfinite(last) else math.inf
-        pulse = math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since) else 0.0
-        phase = min(max(since / rr, 0.0), 1.0 - 1e-9) if math.isfinite(since) else 0.0
-        values = {
-            "heart_rate": hr,
-            "rr": self._rr[-1] if self._rr else rr,
-            "beat_pulse": pulse,
-            "beat_phase": phase,
-            "beat_count": float(self._beat_count),
-        }
+        values = self._tracker.values(t)
+        values["resp_rate"] = self._edr.rate(t)
         status, reason = self._status(chunk, t, since)
         return Features(self.stream, t, values, status, reason, tuple(events))
 
@@ -454,7 +448,7 @@ class CardiacExtractor:
             tail = s.hist_raw[-n:]
             if tail.size >= n and np.ptp(tail) <= cfg.flat_tolerance:
                 return Status.INVALID, "flat signal"
-        if len(self._rr) == 0:
+        if not self._tracker.has_rate:
             if math.isfinite(since) and since > cfg.no_beat_s:
                 return Status.STALE, f"no beat for {since:.0f} s"
             return Status.STALE, "warming up"

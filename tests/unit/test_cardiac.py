@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from installation.features.cardiac import CardiacExtractor, CardiacSettings
+from installation.features.wfdb212 import read_wfdb212
 from installation.messages import Chunk, Event, Features, Status, StreamInfo
 
 FS = 360.0
@@ -112,6 +113,53 @@ def test_mitdb100_first_300s_f1_latency_and_hr(shared_data: Path) -> None:
     )
     assert ok_beats >= 0.98 * len(windows)
     assert ok_feature >= 0.98 * len(windows)
+
+
+@pytest.mark.slow
+def test_mitdb100_whole_record_f1_latency_and_ten_second_heart_rate(shared_data: Path) -> None:
+    rec = read_wfdb212(shared_data / "mitdb" / "100.hea")
+    assert rec.fs == FS and rec.names == ("MLII", "V5")
+    ts, x = rec.timestamps, rec.channel("MLII")
+    assert ts[-1] > 1805.0
+    ref = _rpeaks(shared_data / "mitdb" / "100.rpeaks.csv", 1e9)
+    assert ref.size == 2273
+    events, feats = _run(ts, x, step=36)
+
+    m = _match(events, ref)
+    print(f"\nMIT-BIH 100, whole record: {m}")
+    assert m["f1"] >= 0.995
+    assert m["err_abs_max"] < 0.030
+    assert m["lat_median"] <= 0.150 and m["lat_p95"] <= 0.150
+
+    f_t = np.array([f.t for f in feats])
+    f_hr = np.array([f.values["heart_rate"] for f in feats])
+    f_ok = np.array([f.status is Status.OK for f in feats])
+    with (shared_data / "mitdb" / "100.truth_10s.csv").open() as fh:
+        windows = list(csv.DictReader(fh))
+    assert len(windows) == 180
+    ok = 0
+    for w in windows:
+        a, b, truth = float(w["window_start_s"]), float(w["window_end_s"]), float(w["mean_hr_bpm"])
+        sel = (f_t >= a) & (f_t < b) & f_ok
+        ok += abs(f_hr[sel].mean() - truth) <= 2.0
+    print(f"HR windows within 2 bpm (heart_rate feature): {ok}/{len(windows)}")
+    assert ok >= 0.98 * len(windows)
+    # Artefact correction: the 33 premature beats never make the reported rate jump.
+    ok_hr = f_hr[f_ok]
+    assert np.abs(np.diff(ok_hr)).max() < 8.0
+    assert all(f.values["hrv_sdnn"] > 0.0 for f in feats if f.t > 120.0)
+
+
+def test_wfdb_reader_matches_the_csv_export_and_marks_invalid_samples(shared_data: Path) -> None:
+    rec = read_wfdb212(shared_data / "mitdb" / "100.hea")
+    csv_rec = np.loadtxt(
+        shared_data / "mitdb" / "100_MLII_V5_0-300s.csv", delimiter=",", skiprows=1
+    )
+    np.testing.assert_allclose(rec.signals[: csv_rec.shape[0]], csv_rec[:, 1:], atol=1e-9)
+    icu = read_wfdb212(shared_data / "challenge2015" / "v102s.hea")
+    assert icu.fs == 250.0 and icu.names == ("II", "V", "PLETH", "RESP")
+    assert icu.units == ("mV", "mV", "NU", "NU")
+    assert np.isnan(icu.signals).sum(axis=0).tolist() == [3, 2, 17, 1]  # the -2048 samples
 
 
 def test_local_excerpt_detects_every_beat_after_warm_up() -> None:

@@ -1,0 +1,167 @@
+"""Electrodermal activity (skin conductance): tonic level, phasic part and SCR events, causally.
+
+* *Smoothed* EDA: causal low-pass at ``smooth_hz`` (electrode and quantisation noise out).
+* *Tonic* level: a much slower causal low-pass (``tonic_hz``), the skin conductance level.
+* *Phasic*: smoothed minus tonic.
+* An *SCR* (skin conductance response) starts where the slope of the smoothed signal turns
+  positive and peaks where it turns negative again; it counts when the slope reached
+  ``onset_slope`` on the way and the rise is at least ``min_amplitude``. It is reported at its
+  peak (that is when a causal detector can know it), stamped with its onset.
+
+Values: ``eda_tonic``, ``eda_phasic`` (signal units, µS for µS input), ``scr_amplitude`` (the
+last SCR's rise), ``scr_rate`` (SCRs per minute over ``rate_window_s``), ``scr_pulse`` (1 at an
+SCR's peak, decaying with ``pulse_tau_s``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from installation.features.sampling import ClockSettings, SampleClock
+from installation.messages import Chunk, Event, Features, Status
+
+__all__ = ["EdaExtractor", "EdaSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class EdaSettings:
+    """Settings of :class:`EdaExtractor` (seconds, Hz, signal units)."""
+
+    channel: int = 0
+    smooth_hz: float = 1.0
+    tonic_hz: float = 0.05
+    onset_slope: float = 0.05  # units per second
+    min_amplitude: float = 0.05  # a common SCR criterion in µS
+    rate_window_s: float = 60.0
+    pulse_tau_s: float = 2.0
+    warmup_s: float = 2.0
+    flat_window_s: float = 2.0
+    flat_tolerance: float = 1e-9
+    saturation_window_s: float = 2.0
+    clock: ClockSettings = field(default_factory=ClockSettings)
+
+
+class EdaExtractor:
+    """Tonic and phasic skin conductance and SCR events for one EDA stream."""
+
+    def __init__(self, settings: EdaSettings | None = None, stream: str = "eda") -> None:
+        self.settings = settings or EdaSettings()
+        self.stream = stream
+        self._clock = SampleClock(self.settings.clock)
+        self._sos: tuple[np.ndarray, np.ndarray] | None = None
+        self._scr_times: deque[float] = deque()
+        self._last_amp = 0.0
+        self._last_peak = -math.inf
+        self._tonic = 0.0
+        self._phasic = 0.0
+        self._restart_state()
+
+    def _restart_state(self) -> None:
+        self._zi_s: np.ndarray | None = None
+        self._zi_t: np.ndarray | None = None
+        self._prev_y = math.nan
+        self._prev_t = math.nan
+        self._rising = False
+        self._onset_t = math.nan
+        self._onset_y = math.nan
+        self._steep = False
+        self._skip = 0
+
+    def __call__(self, chunk: Chunk) -> Features:
+        """Process one chunk; return EDA features at ``chunk.t_end``."""
+        cfg = self.settings
+        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
+        events: list[Event] = []
+        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
+        if chunk.n and numeric:
+            ts = np.asarray(chunk.timestamps, np.float64)
+            x = np.asarray(chunk.data[:, cfg.channel], np.float64)
+            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
+                if restart == "rate":
+                    self._sos = None
+                if restart is not None:
+                    self._restart_state()
+                events.extend(self._segment(seg_ts, seg_x))
+        while self._scr_times and self._scr_times[0] < t - cfg.rate_window_s:
+            self._scr_times.popleft()
+        since = t - self._last_peak
+        values = {
+            "eda_tonic": self._tonic,
+            "eda_phasic": self._phasic,
+            "scr_amplitude": self._last_amp,
+            "scr_rate": len(self._scr_times) * 60.0 / cfg.rate_window_s,
+            "scr_pulse": math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since)
+            else 0.0,
+        }
+        if chunk.status is not Status.OK:
+            status, reason = chunk.status, chunk.reason or chunk.status.value
+        elif chunk.n and not numeric:
+            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
+        else:
+            status, reason = self._status(t)
+        return Features(self.stream, t, values, status, reason, tuple(events))
+
+    def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
+        cfg = self.settings
+        fs = self._clock.fs
+        if self._sos is None:
+            smooth = min(cfg.smooth_hz, 0.4 * fs)
+            self._sos = (
+                signal.butter(2, smooth, fs=fs, output="sos"),
+                signal.butter(1, min(cfg.tonic_hz, 0.4 * fs), fs=fs, output="sos"),
+            )
+        sos_s, sos_t = self._sos
+        if self._zi_s is None or self._zi_t is None:
+            self._zi_s = signal.sosfilt_zi(sos_s) * x[0]
+            self._zi_t = signal.sosfilt_zi(sos_t) * x[0]
+            self._skip = max(1, round(cfg.warmup_s * fs))
+        y, self._zi_s = signal.sosfilt(sos_s, x, zi=self._zi_s)
+        tonic, self._zi_t = signal.sosfilt(sos_t, x, zi=self._zi_t)
+        self._tonic, self._phasic = float(tonic[-1]), float(y[-1] - tonic[-1])
+        yy = np.concatenate([[y[0] if math.isnan(self._prev_y) else self._prev_y], y])
+        tt = np.concatenate([[ts[0] if math.isnan(self._prev_t) else self._prev_t], ts])
+        slope = np.diff(yy) * fs  # slope[i] leads into sample i; yy[i], tt[i] precede it
+        self._prev_y, self._prev_t = float(y[-1]), float(ts[-1])
+        if self._skip:
+            k = min(self._skip, y.size)
+            slope[:k] = 0.0
+            self._skip -= k
+        events: list[Event] = []
+        # Only sign changes and threshold crossings matter: visit those samples only.
+        up = slope > 0
+        interesting = np.flatnonzero(
+            np.diff(np.concatenate([[self._rising], up]).astype(int)) | (slope >= cfg.onset_slope)
+        )
+        for i in interesting:
+            if up[i] and not self._rising:  # slope turned positive: a candidate onset
+                self._rising, self._steep = True, False
+                self._onset_t, self._onset_y = float(tt[i]), float(yy[i])
+            if up[i] and slope[i] >= cfg.onset_slope:
+                self._steep = True
+            if not up[i] and self._rising:  # slope turned: the peak is the previous sample
+                self._rising = False
+                amp = float(yy[i]) - self._onset_y
+                if self._steep and amp >= cfg.min_amplitude and math.isfinite(amp):
+                    peak_t = float(tt[i])
+                    self._last_amp, self._last_peak = amp, peak_t
+                    self._scr_times.append(peak_t)
+                    events.append(Event("scr", t=self._onset_t, reported=float(ts[i]), value=amp))
+        return events
+
+    def _status(self, t: float) -> tuple[Status, str]:
+        cfg = self.settings
+        reason = self._clock.invalid_reason(t)
+        if reason:
+            return Status.INVALID, reason
+        if self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance):
+            return Status.INVALID, "flat signal (no skin contact?)"
+        if self._clock.saturated(cfg.saturation_window_s, fraction=0.5):
+            return Status.INVALID, "saturated signal"
+        if self._clock.dt <= 0 or self._skip:
+            return Status.STALE, "warming up"
+        return Status.OK, ""

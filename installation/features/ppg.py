@@ -1,0 +1,191 @@
+"""Causal pulse-peak detection from a PPG (finger / ear / wrist photoplethysmogram).
+
+A causal form of Elgendi et al. (2013), "Systolic peak detection in acceleration
+photoplethysmograms" (the two-moving-average method), hand-written because no library offers
+an incremental version:
+
+1. Band-pass 0.5-8 Hz (pulse wave without baseline drift or hand tremor), then keep only the
+   positive half squared: ``z = max(y, 0)²``.
+2. Trailing moving averages of ``z`` over a systolic-peak width (``peak_window_s``) and over
+   a beat (``beat_window_s``). A *block of interest* is where the short average exceeds the
+   long one plus ``offset`` times the running mean of ``z``.
+3. When a block ends (and is wide enough), the pulse peak is the maximum of the band-passed
+   signal in it; it is reported at the block's end, stamped with the peak's own time.
+
+Beats go to :class:`~installation.features.beats.BeatTracker`, so PPG reports the same
+heart-rate and HRV values, with the same artefact rules, as the ECG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.sampling import ClockSettings, SampleClock
+from installation.messages import Chunk, Event, Features, Status
+
+__all__ = ["PpgExtractor", "PpgSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PpgSettings:
+    """Settings of :class:`PpgExtractor` (times in seconds, frequencies in Hz)."""
+
+    channel: int = 0
+    band: tuple[float, float] = (0.5, 8.0)
+    peak_window_s: float = 0.111
+    beat_window_s: float = 0.667
+    offset: float = 0.02
+    mean_tau_s: float = 10.0  # running mean of z for the offset
+    refractory_s: float = 0.3
+    warmup_s: float = 2.0  # after a (re)start: filters settle, no beats reported
+    no_beat_s: float = 3.0
+    flat_window_s: float = 0.5
+    flat_tolerance: float = 1e-9
+    saturation_window_s: float = 1.0
+    beats: BeatSettings = field(default_factory=BeatSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
+
+
+class PpgExtractor:
+    """Pulse peaks and heart features from one PPG stream.
+
+    Values are those of :meth:`BeatTracker.values` (``heart_rate``, ``rr``, ``hrv_rmssd``,
+    ``hrv_sdnn``, ``beat_pulse``, ``beat_phase``, ``beat_count``); ``events`` holds a
+    ``"beat"`` event per pulse peak.
+    """
+
+    def __init__(self, settings: PpgSettings | None = None, stream: str = "ppg") -> None:
+        self.settings = settings or PpgSettings()
+        self.stream = stream
+        self._clock = SampleClock(self.settings.clock)
+        self._tracker = BeatTracker(self.settings.beats)
+        self._sos: np.ndarray | None = None
+        self._restart_state()
+
+    def _restart_state(self) -> None:
+        self._zi: np.ndarray | None = None
+        self._tail_z = np.empty(0)  # last beat_window - 1 samples of z, for the averages
+        self._hist_ts = np.empty(0)  # ts and y since the open block began (or a short tail)
+        self._hist_y = np.empty(0)
+        self._in_block = False
+        self._block_start = 0  # index in the history where the open block began
+        self._mean_z = math.nan
+        self._skip = 0  # samples left in the warm-up
+        self._last_peak = -math.inf
+
+    def __call__(self, chunk: Chunk) -> Features:
+        """Process one chunk; return heart features at ``chunk.t_end``.
+
+        Parameters
+        ----------
+        chunk
+            Next PPG chunk (any length, zero included; NaN/inf, gaps, rate changes coped with).
+        """
+        cfg = self.settings
+        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
+        events: list[Event] = []
+        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
+        if chunk.n and numeric:
+            ts = np.asarray(chunk.timestamps, np.float64)
+            x = np.asarray(chunk.data[:, cfg.channel], np.float64)
+            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
+                if restart == "rate":
+                    self._sos = None
+                if restart is not None:
+                    self._restart_state()
+                    self._tracker.break_chain()
+                events.extend(self._segment(seg_ts, seg_x))
+        values = self._tracker.values(t)
+        if chunk.status is not Status.OK:
+            status, reason = chunk.status, chunk.reason or chunk.status.value
+        elif chunk.n and not numeric:
+            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
+        else:
+            status, reason = self._status(t)
+        return Features(self.stream, t, values, status, reason, tuple(events))
+
+    def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
+        cfg = self.settings
+        fs = self._clock.fs
+        if self._sos is None:
+            hi = min(cfg.band[1], 0.45 * fs)
+            self._sos = signal.butter(2, [min(cfg.band[0], 0.5 * hi), hi], "bandpass", fs=fs,
+                                      output="sos")
+        if self._zi is None:
+            self._zi = signal.sosfilt_zi(self._sos) * x[0]
+            self._skip = max(1, round(cfg.warmup_s * fs))
+        y, self._zi = signal.sosfilt(self._sos, x, zi=self._zi)
+        z = np.maximum(y, 0.0) ** 2
+        w1 = max(1, round(cfg.peak_window_s * fs))
+        w2 = max(w1 + 1, round(cfg.beat_window_s * fs))
+        full = np.concatenate([self._tail_z, z])
+        csum = np.concatenate([[0.0], np.cumsum(full)])
+        pos = np.arange(self._tail_z.size, full.size) + 1
+        ma_peak = (csum[pos] - csum[np.maximum(pos - w1, 0)]) / w1
+        ma_beat = (csum[pos] - csum[np.maximum(pos - w2, 0)]) / w2
+        self._tail_z = full[-(w2 - 1) :]
+        # Running mean of z (one exponential step per chunk: cheap, and the offset is small).
+        a = 1.0 - math.exp(-z.size / (cfg.mean_tau_s * fs))
+        chunk_mean = float(z.mean())
+        self._mean_z = chunk_mean if not math.isfinite(self._mean_z) else (
+            self._mean_z + a * (chunk_mean - self._mean_z)
+        )
+        above = ma_peak > ma_beat + cfg.offset * self._mean_z
+        if self._skip:
+            k = min(self._skip, above.size)
+            above[:k] = False
+            self._skip -= k
+        events: list[Event] = []
+        self._hist_ts = np.concatenate([self._hist_ts, ts])
+        self._hist_y = np.concatenate([self._hist_y, y])
+        base = self._hist_ts.size - ts.size  # index of this chunk's first sample in hist
+        changes = np.flatnonzero(np.diff(np.concatenate([[self._in_block], above]).astype(int)))
+        for c in changes:
+            if not self._in_block:  # a block opens at c
+                self._in_block = True
+                # Keep only the block (and the peak window before it) in the history.
+                cut = max(0, base + c - w1)
+                self._hist_ts, self._hist_y = self._hist_ts[cut:], self._hist_y[cut:]
+                base -= cut
+                self._block_start = base + c
+            else:  # the block closes before c
+                self._in_block = False
+                end = base + c  # one past the block's last sample
+                if end - self._block_start >= max(1, w1 // 2):  # narrower: a noise spike
+                    k = int(np.argmax(self._hist_y[:end]))
+                    t_peak = float(self._hist_ts[k])
+                    if t_peak - self._last_peak >= cfg.refractory_s:
+                        self._last_peak = t_peak
+                        self._tracker.add_beat(t_peak)
+                        events.append(
+                            Event("beat", t=t_peak, reported=float(self._hist_ts[end - 1]))
+                        )
+                self._hist_ts, self._hist_y = self._hist_ts[end:], self._hist_y[end:]
+                base -= end
+        if not self._in_block:
+            self._hist_ts, self._hist_y = self._hist_ts[-w1:], self._hist_y[-w1:]
+        return events
+
+    def _status(self, t: float) -> tuple[Status, str]:
+        cfg = self.settings
+        reason = self._clock.invalid_reason(t)
+        if reason:
+            return Status.INVALID, reason
+        if self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance):
+            return Status.INVALID, "flat signal"
+        if self._clock.saturated(cfg.saturation_window_s):
+            return Status.INVALID, "saturated signal"
+        last = self._tracker.last_beat
+        since = t - last if math.isfinite(last) else math.inf
+        if not self._tracker.has_rate:
+            if math.isfinite(since) and since > cfg.no_beat_s:
+                return Status.STALE, f"no beat for {since:.0f} s"
+            return Status.STALE, "warming up"
+        if since > cfg.no_beat_s:
+            return Status.STALE, f"no beat for {since:.0f} s"
+        return Status.OK, ""

@@ -1,0 +1,101 @@
+"""Heart features from a stream of RR intervals (chest straps such as the Polar H10).
+
+Such a stream is irregular: one sample per beat, the value being the interval to the previous
+beat (milliseconds for most straps, seconds for some apps), stamped when it arrived. Each
+sample is a beat at its own timestamp; the interval goes to the shared
+:class:`~installation.features.beats.BeatTracker`, so artefact rules and HRV match the ECG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from installation.features.beats import BeatSettings, BeatTracker
+from installation.messages import Chunk, Event, Features, Status
+
+__all__ = ["RrExtractor", "RrSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class RrSettings:
+    """Settings of :class:`RrExtractor`."""
+
+    channel: int = 0
+    unit: Literal["auto", "ms", "s"] = "auto"  # auto: values above 10 are milliseconds
+    no_beat_s: float = 5.0  # straps send in bursts about once a second
+    invalid_hold_s: float = 2.0
+    gap_s: float = 5.0  # a pause this long breaks the interval chain
+    beats: BeatSettings = field(default_factory=BeatSettings)
+
+
+class RrExtractor:
+    """Heart rate, HRV, pulse and phase from an RR-interval stream.
+
+    Values are those of :meth:`BeatTracker.values`; ``events`` holds one ``"beat"`` per RR
+    sample (``t`` and ``reported`` both its arrival time: the strap already waited for it).
+    """
+
+    def __init__(self, settings: RrSettings | None = None, stream: str = "rr") -> None:
+        self.settings = settings or RrSettings()
+        self.stream = stream
+        self._tracker = BeatTracker(self.settings.beats)
+        self._last_ts = -math.inf
+        self._bad_t = -math.inf
+        self._bad_reason = ""
+
+    def __call__(self, chunk: Chunk) -> Features:
+        """Add the RR samples of one chunk; return heart features at ``chunk.t_end``."""
+        cfg = self.settings
+        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else max(self._last_ts, 0.0)
+        events: list[Event] = []
+        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
+        if chunk.n and numeric:
+            ts = np.asarray(chunk.timestamps, np.float64)
+            rr = np.asarray(chunk.data[:, cfg.channel], np.float64)
+            for tb, v in zip(ts.tolist(), rr.tolist(), strict=True):
+                events.extend(self._one(tb, v))
+        values = self._tracker.values(t)
+        if chunk.status is not Status.OK:
+            status, reason = chunk.status, chunk.reason or chunk.status.value
+        elif chunk.n and not numeric:
+            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
+        else:
+            status, reason = self._status(t)
+        return Features(self.stream, t, values, status, reason, tuple(events))
+
+    def _one(self, tb: float, v: float) -> list[Event]:
+        cfg = self.settings
+        if not (math.isfinite(tb) and math.isfinite(v)):
+            self._bad(tb, "non-finite RR")
+            return []
+        seconds = v / 1000.0 if cfg.unit == "ms" or (cfg.unit == "auto" and v > 10.0) else v
+        if not (0.0 < seconds <= 10.0):
+            self._bad(tb, "RR out of range")
+            return []
+        if tb < self._last_ts or tb - self._last_ts > cfg.gap_s:
+            self._tracker.break_chain()  # clock jump back, or a pause: no interval spans it
+        self._last_ts = tb
+        self._tracker.add_interval(seconds, tb)
+        return [Event("beat", t=tb, reported=tb)]
+
+    def _bad(self, tb: float, reason: str) -> None:
+        self._bad_t = tb if math.isfinite(tb) else self._last_ts
+        self._bad_reason = reason
+        self._tracker.break_chain()
+
+    def _status(self, t: float) -> tuple[Status, str]:
+        cfg = self.settings
+        if t - self._bad_t <= cfg.invalid_hold_s:
+            return Status.INVALID, self._bad_reason
+        since = t - self._last_ts
+        if since > cfg.no_beat_s:
+            if math.isfinite(since):
+                return Status.STALE, f"no beat for {since:.0f} s"
+            return Status.STALE, "warming up"
+        if not self._tracker.has_rate:
+            return Status.STALE, "warming up"
+        return Status.OK, ""

@@ -1,0 +1,170 @@
+"""Per-visitor normalisation and the composite ``arousal`` and ``calm`` signals.
+
+Every visitor's body is different: a resting heart rate of 55 or of 90 bpm, skin conductance of
+2 or of 20 µS. The piece should respond to *changes* in this visitor, so each feature is
+
+1. calibrated: its mean and spread are learnt over the first ``baseline_s`` of valid data;
+2. normalised: z-scored against that baseline, which then keeps adapting slowly
+   (exponential mean and variance with time constant ``adapt_tau_s``) so hours-long drift
+   (sweat build-up, settling heart) does not saturate the piece;
+3. smoothed: exponentially, with time constant ``smooth_tau_s``.
+
+Composites (each a logistic squash of a weighted mean of z-scores, 0..1, 0.5 = baseline):
+
+``arousal``
+    heart rate (+1), EDA tonic level (+1), EDA phasic level (+1), SCR rate (+1),
+    breathing rate (+0.5),
+    RMSSD (-1: vagal tone falls with arousal), EEG engagement beta/(alpha+theta) (+0.5).
+``calm``
+    RMSSD (+1), EEG relative alpha (+1), heart rate (-1), breathing rate (-1),
+    EDA phasic level (-0.5), SCR rate (-0.5).
+
+Only the features present (and OK) at a given moment contribute; weights are renormalised
+over them. The inputs are ``stream.feature`` names found in the feature messages of any stream
+(``ecg.heart_rate``, ``eda.eda_tonic``...): :class:`VisitorState` is configured with which
+stream provides which quantity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from installation.messages import Features, Status
+
+__all__ = ["COMPOSITE_WEIGHTS", "StateSettings", "VisitorState"]
+
+# quantity -> (arousal weight, calm weight)
+COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
+    "heart_rate": (1.0, -1.0),
+    "eda_tonic": (1.0, 0.0),
+    "eda_phasic": (1.0, -0.5),
+    "scr_rate": (1.0, -0.5),
+    "resp_rate": (0.5, -1.0),
+    "hrv_rmssd": (-1.0, 1.0),
+    "engagement": (0.5, 0.0),
+    "alpha_rel": (0.0, 1.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """Settings of :class:`VisitorState` (seconds)."""
+
+    baseline_s: float = 60.0
+    adapt_tau_s: float = 300.0
+    smooth_tau_s: float = 3.0
+    z_clip: float = 4.0
+    gain: float = 1.0  # logistic slope: composite = 1 / (1 + exp(-gain * weighted z))
+    min_spread: float = 1e-6  # floor on the baseline standard deviation (relative to |mean|)
+    # quantity -> "stream.feature" providing it; absent quantities are simply unused.
+    sources: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "heart_rate": "ecg.heart_rate",
+            "hrv_rmssd": "ecg.hrv_rmssd",
+            "resp_rate": "ecg.resp_rate",
+            "eda_tonic": "eda.eda_tonic",
+            "eda_phasic": "eda.eda_phasic",
+            "scr_rate": "eda.scr_rate",
+            "engagement": "eeg.engagement",
+            "alpha_rel": "eeg.alpha_rel",
+        }
+    )
+
+
+@dataclass(slots=True)
+class _Norm:
+    """Baseline, then slowly adapting, mean and variance of one quantity."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0  # Welford sum of squares during calibration
+    var: float = 0.0
+    t_first: float = math.nan
+    t_last: float = math.nan
+    calibrated: bool = False
+    smooth_z: float = 0.0
+
+
+class VisitorState:
+    """Calibrates, normalises and combines features into ``arousal`` and ``calm``."""
+
+    def __init__(self, settings: StateSettings | None = None) -> None:
+        self.settings = settings or StateSettings()
+        self._norms: dict[str, _Norm] = {q: _Norm() for q in self.settings.sources}
+        self._t = math.nan
+
+    def reset(self) -> None:
+        """A new visitor: forget the baseline."""
+        self._norms = {q: _Norm() for q in self.settings.sources}
+        self._t = math.nan
+
+    def __call__(self, features: Mapping[str, Features], t: float) -> Features:
+        """Update with the latest features of every stream; return the state at ``t``.
+
+        Returns
+        -------
+        Features
+            Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
+            baseline), ``calibrated`` (fraction of the baseline period done), and ``z_<q>``
+            (the smoothed z-score of each quantity). Status ``stale`` while calibrating.
+        """
+        cfg = self.settings
+        dt = 0.0 if not math.isfinite(self._t) else max(0.0, t - self._t)
+        self._t = t
+        zs: dict[str, float] = {}
+        for q, source in cfg.sources.items():
+            stream, _, name = source.partition(".")
+            f = features.get(stream)
+            if f is None or f.status is not Status.OK or name not in f.values:
+                continue
+            z = self._update(self._norms[q], float(f.values[name]), t, dt)
+            if z is not None:
+                zs[q] = z
+        values = {f"z_{q}": self._norms[q].smooth_z for q in cfg.sources}
+        progress = [
+            min(1.0, (n.t_last - n.t_first) / cfg.baseline_s) if math.isfinite(n.t_first) else 0.0
+            for n in self._norms.values()
+        ]
+        values["calibrated"] = max(progress) if progress else 0.0
+        for idx, name in ((0, "arousal"), (1, "calm")):
+            num = den = 0.0
+            for q, z in zs.items():
+                w = COMPOSITE_WEIGHTS.get(q, (0.0, 0.0))[idx]
+                num += w * z
+                den += abs(w)
+            score = num / den if den else 0.0
+            values[name] = 1.0 / (1.0 + math.exp(-cfg.gain * score))
+        if not zs:
+            status, reason = Status.STALE, "calibrating" if values["calibrated"] < 1 else "no input"
+        else:
+            status, reason = Status.OK, ""
+        return Features("state", t, values, status, reason)
+
+    def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:
+        cfg = self.settings
+        if not math.isfinite(v):
+            return None
+        if not math.isfinite(n.t_first):
+            n.t_first = t
+        n.t_last = t
+        if not n.calibrated:
+            n.n += 1
+            d = v - n.mean
+            n.mean += d / n.n
+            n.m2 += d * (v - n.mean)
+            if t - n.t_first < cfg.baseline_s:
+                return None
+            n.var = n.m2 / max(n.n - 1, 1)
+            n.calibrated = True
+        else:
+            a = 1.0 - math.exp(-dt / cfg.adapt_tau_s) if dt > 0 else 0.0
+            d = v - n.mean
+            n.mean += a * d
+            n.var = (1.0 - a) * (n.var + a * d * d)
+        spread = max(math.sqrt(max(n.var, 0.0)), cfg.min_spread * max(abs(n.mean), 1.0))
+        z = max(-cfg.z_clip, min(cfg.z_clip, (v - n.mean) / spread))
+        k = 1.0 - math.exp(-dt / cfg.smooth_tau_s) if dt > 0 else 1.0
+        n.smooth_z += k * (z - n.smooth_z)
+        return n.smooth_z
