@@ -63,6 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-report", action="store_true",
                         help="skip the features CSV, drivers plot and summary JSON")
 
+    gallery = commands.add_parser("gallery", help="kiosk: live streams, fullscreen, unattended")
+    gallery.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    gallery.add_argument("--screen", type=int, default=0, help="screen index (0: primary)")
+    gallery.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
+    gallery.add_argument("--status-file", type=Path, help="JSON status (mode, fps, streams)")
+    gallery.add_argument("--log-dir", type=Path, help="rotating logs here (default: stderr)")
+    gallery.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
+    rehearse = commands.add_parser("rehearse", help="play a recording in a window, hot reload")
+    rehearse.add_argument("show", type=Path, help="show file (show.toml)")
+    rehearse.add_argument("recording", type=Path, help="XDF or CSV recording")
+    rehearse.add_argument("--fullscreen", action="store_true", help="fill the screen")
+    rehearse.add_argument("--screen", type=int, default=0, help="screen index (0: primary)")
+    rehearse.add_argument("--osc-in", type=int, default=9000,
+                          help="OSC control port on 127.0.0.1 (0: off)")
+    rehearse.add_argument("--osc-out", type=int, help="send features to 127.0.0.1:PORT")
+    rehearse.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
     check = commands.add_parser("check", help="validate a show: config and shaders")
     check.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
 
@@ -81,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="seed (0)")
     train.add_argument("--device", help="torch device (default: automatic)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    record = commands.add_parser("record", help="record live LSL streams to an XDF file")
+    record.add_argument("-o", "--output", type=Path, required=True, help="output .xdf")
+    record.add_argument("--type", dest="types", action="append", required=True,
+                        help="stream type to record (repeatable), e.g. --type ECG --type EEG")
+    record.add_argument("--name", default="", help="only streams with this name")
+    record.add_argument("--source-id", dest="source_ids", action="append", default=[],
+                        help="only streams with this source_id (repeatable)")
+    record.add_argument("--hostname", default="", help="only streams from this host")
+    record.add_argument("--duration", type=_positive, help="seconds to record (default: Ctrl-C)")
+    record.add_argument("--wait", type=_positive, default=5.0,
+                        help="seconds to look for each type's streams (5)")
     return parser
 
 
@@ -119,6 +149,33 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         })
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _cmd_gallery(args: argparse.Namespace) -> int:
+    from installation.modes.gallery import GalleryOptions, run_gallery
+    from installation.show import load_show
+
+    show = load_show(args.show)
+    return run_gallery(show, GalleryOptions(
+        screen=args.screen, fullscreen=not args.windowed, status_file=args.status_file,
+        log_dir=args.log_dir, max_seconds=args.max_seconds,
+    ))
+
+
+def _cmd_rehearse(args: argparse.Namespace) -> int:
+    from installation.modes.rehearse import Rehearsal, RehearsalOptions
+    from installation.osc import OscSettings
+    from installation.show import load_show
+
+    osc = None
+    if args.osc_in or args.osc_out:
+        osc = OscSettings(listen_port=args.osc_in or 0, send_port=args.osc_out)
+    options = RehearsalOptions(fullscreen=args.fullscreen, screen=args.screen, osc=osc,
+                               max_seconds=args.max_seconds)
+    try:
+        return Rehearsal(load_show(args.show), args.recording, options).run()
+    except OSError as error:  # e.g. the OSC port is taken
+        raise UserError(f"rehearse: {error.strerror or error}") from None
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -169,12 +226,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from installation.record.recorder import Recorder, RecordingTarget, find_streams
+
+    if args.output.suffix.lower() != ".xdf":
+        raise UserError(f"{args.output}: -o must name an .xdf file")
+    targets = [
+        RecordingTarget(t, args.name, tuple(args.source_ids), args.hostname) for t in args.types
+    ]
+    streams = find_streams(targets, args.wait)
+    recorder = Recorder(args.output, streams)
+    names = ", ".join(f"{s.name()} ({s.type()})" for s in streams)
+    print(f"recording {names} to {args.output}", file=sys.stderr, flush=True)
+    # SIGTERM (a service manager stopping us) ends the recording cleanly, with footers.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    try:
+        recorder.run(duration=args.duration, stop=stop)
+    finally:
+        recorder.close()  # footers; also on Ctrl-C
+    counts = ", ".join(f"{k}: {v}" for k, v in recorder.sample_counts.items())
+    print(f"wrote {args.output} ({counts} samples)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``installation`` command."""
     args = build_parser().parse_args(argv)
-    handlers = {"replay": _cmd_replay, "check": _cmd_check}
-    handlers["check-flashes"] = _cmd_check_flashes
-    handlers["train"] = _cmd_train
+    handlers = {
+        "replay": _cmd_replay, "check": _cmd_check, "check-flashes": _cmd_check_flashes,
+        "train": _cmd_train, "gallery": _cmd_gallery, "rehearse": _cmd_rehearse,
+        "record": _cmd_record,
+    }
     try:
         return handlers[args.command](args)
     except UserError as error:

@@ -10,13 +10,15 @@ stale feature (no fresh data yet, last value still meaningful) holds the control
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from installation.idle import IdleBehaviour
 from installation.messages import Controls, Features, Status
-from installation.show import MappingSpec
+from installation.show import IdleSpec, MappingSpec
 
 _CURVES = {
     "linear": lambda x: x,
@@ -41,6 +43,8 @@ def shape(spec: MappingSpec, value: float) -> float:
 class _MappingState:
     value: float
     t: float | None = None
+    # delay_s: (t, value) history; entry 0 is the newest one at least delay_s old.
+    history: deque[tuple[float, float]] = field(default_factory=deque)
 
 
 @dataclass
@@ -51,14 +55,18 @@ class Mapper:
     ----------
     specs
         The show's mappings, applied in order (later mappings of the same control win).
+    idle
+        The show's ``[idle]`` behaviour, applied after the mappings (``None``: none).
     """
 
     specs: Sequence[MappingSpec]
+    idle: IdleSpec | None = None
     _state: list[_MappingState] = field(init=False)
 
     def __post_init__(self) -> None:
         self.specs = tuple(self.specs)
         self._state = [_MappingState(value=spec.idle) for spec in self.specs]
+        self._idle = None if self.idle is None else IdleBehaviour(self.idle)
 
     def __call__(self, features: Mapping[str, Features], t: float) -> Controls:
         """Update every control to time ``t`` from the latest features of each stream."""
@@ -77,9 +85,20 @@ class Mapper:
             dt = None if state.t is None else t - state.t
             state.value = _smooth(state.value, target, tau, dt)
             state.t = t
-            values[spec.control] = state.value
+            values[spec.control] = _delayed(spec, state, t) if spec.delay_s > 0 else state.value
         status = {key: f.status for key, f in features.items()}
-        return Controls(t=t, values=values, stream_status=status)
+        controls = Controls(t=t, values=values, stream_status=status)
+        return controls if self._idle is None else self._idle(controls)
+
+
+def _delayed(spec: MappingSpec, state: _MappingState, t: float) -> float:
+    # A causal delay line: the value as it was delay_s ago (held between updates), and the
+    # idle value until the mapping has that much history.
+    state.history.append((t, state.value))
+    cutoff = t - spec.delay_s + 1e-9
+    while len(state.history) >= 2 and state.history[1][0] <= cutoff:
+        state.history.popleft()
+    return state.history[0][1] if state.history[0][0] <= cutoff else spec.idle
 
 
 def _smooth(current: float, target: float, tau: float, dt: float | None) -> float:

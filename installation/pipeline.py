@@ -7,17 +7,18 @@ ends: where chunks come from (recording, LSL), what clock drives them, and where
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import moderngl
 
-from installation.features.cardiac import CardiacExtractor, CardiacSettings
-from installation.features.eeg import EegExtractor, EegSettings
-from installation.generator.stage import CppnGenerator
+from installation.features.registry import FeatureExtractor, make_feature_extractor
+from installation.generator.factory import make_generator
+from installation.generator.worker import GeneratorWorker
 from installation.mapping import Mapper
 from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage
 from installation.render.passes import PassSpec, Renderer
+from installation.safety.limiter import FlashLimiter
 from installation.show import Show, StreamSpec
 
 
@@ -31,14 +32,9 @@ class Step:
     generated: GeneratedImage | None  # the new generator image, if one was made this step
 
 
-def make_extractor(key: str, spec: StreamSpec) -> CardiacExtractor | EegExtractor:
+def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
     """The feature extractor for a show stream, chosen by its type."""
-    kind = spec.type.upper()
-    if kind == "ECG":
-        return CardiacExtractor(CardiacSettings(channel=spec.channel), stream=key)
-    if kind == "EEG":
-        return EegExtractor(EegSettings(), stream=key)
-    raise ValueError(f"no extractor for stream type {spec.type!r}")  # show.py refuses these
+    return make_feature_extractor(spec.type, key, spec.channel)
 
 
 class Pipeline:
@@ -55,19 +51,28 @@ class Pipeline:
         and the renderer crossfades between its last two images.
     device
         Torch device for the generator (``None``: automatic).
+    live
+        Run the generator in a worker thread (gallery): each step posts the controls and
+        shows the newest image, never waiting for inference. Replay and rehearsal run it in
+        lock-step instead, for determinism.
     """
 
     def __init__(
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
-        device: str | None = None,
+        device: str | None = None, live: bool = False,
     ) -> None:
         self.show = show
         self.fps = fps
         self.extractors = {key: make_extractor(key, spec) for key, spec in show.streams.items()}
-        self.mapper = Mapper(show.mappings)
-        self.generator = CppnGenerator(show.generator, device=device)
+        self.mapper = Mapper(show.mappings, idle=show.idle)
+        self.generator = make_generator(show, device=device, buffers=3 if live else 2)
+        self.worker = (GeneratorWorker(self.generator, show.generator.rate).start()
+                       if live else None)
+        self._shown_index = -1
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
         self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
+        # Safety is the last stage: [safety] flash_limit = false is for analysis only.
+        self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
         self._gen_count = 0
         self._latest_t: float | None = None
@@ -79,21 +84,44 @@ class Pipeline:
             self._features[key] = self.extractors[key](chunk)
         return dict(self._features)
 
-    def step(self, chunks: Mapping[str, Chunk], t: float, index: int) -> Step:
-        """Advance the whole pipeline to engine time ``t`` and render frame ``index``."""
+    def step(
+        self, chunks: Mapping[str, Chunk], t: float, index: int,
+        adjust: Callable[[Controls], Controls] | None = None,
+    ) -> Step:
+        """Advance the whole pipeline to engine time ``t`` and render frame ``index``.
+
+        ``adjust``, if given, may change the controls after mapping (e.g. OSC overrides).
+        """
         features = self.extract(chunks)
         controls = self.mapper(features, t)
+        if adjust is not None:
+            controls = adjust(controls)
         generated = None
         # The generator's own schedule is computed from its image count, not accumulated, so
         # which frames get a new image depends only on t (deterministic at any output fps).
-        if self._latest_t is None or t + 1e-9 >= self._gen_count * self._gen_period:
+        # Time going backwards (a rehearsal seek) restarts the schedule.
+        due = self._latest_t is None or t < self._latest_t
+        if self.worker is not None:
+            self.worker.post(controls)
+            image = self.worker.latest()
+            if image is not None and image.index != self._shown_index:
+                generated = image
+                self.renderer.upload(image)
+                self._shown_index, self._latest_t = image.index, t
+            if self._latest_t is None:  # nothing generated yet: keep the screen black
+                self._latest_t = t
+        elif due or t + 1e-9 >= self._gen_count * self._gen_period:
             generated = self.generator(controls)
             self.renderer.upload(generated)
             self._latest_t = t
             self._gen_count = math.floor(t / self._gen_period + 1e-9) + 1
         mix = min(1.0, max(0.0, (t - self._latest_t) / self._gen_period))
         frame = self.renderer.render(t=t, frame_mix=mix, controls=controls.values, index=index)
+        if self.limiter is not None:
+            frame = self.limiter(frame)
         return Step(frame=frame, controls=controls, features=features, generated=generated)
 
     def release(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
         self.renderer.release()

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 from installation.errors import ShowError
+from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
-STREAM_TYPES = ("ECG", "EEG")
+STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
 Curve = Literal["linear", "smoothstep", "ease_in", "ease_out"]
 
 
@@ -36,7 +37,8 @@ class StreamSpec:
     source_id: str = field(default="", metadata=bounds(doc="Only a stream with this source_id."))
     hostname: str = field(default="", metadata=bounds(doc="Only a stream from this host."))
     channel: int = field(
-        default=0, metadata=bounds(ge=0, doc="Channel used by single-channel extractors (ECG).")
+        default=0,
+        metadata=bounds(ge=0, doc="Channel used by single-channel extractors (all but EEG)."),
     )
     required: bool = field(
         default=True, metadata=bounds(doc="Replay refuses a recording without this stream.")
@@ -72,6 +74,11 @@ class MappingSpec:
     idle_fade_s: float = field(
         default=2.0, metadata=bounds(ge=0.0, le=60.0, doc="Time constant of the fade to idle.")
     )
+    delay_s: float = field(
+        default=0.0,
+        metadata=bounds(ge=0.0, le=30.0, doc="Delay of the control behind the body (causal:"
+                        " the value from delay_s ago; the idle value until then)."),
+    )
 
     def __post_init__(self) -> None:
         if self.in_range[0] == self.in_range[1]:
@@ -92,7 +99,24 @@ class MappingSpec:
 class GeneratorSpec:
     """``[generator]``: the neural image generator and its walk through latent space."""
 
-    model: Literal["cppn"] = field(default="cppn", metadata=bounds(doc="Generator family."))
+    model: Literal["cppn", "torchscript", "vae"] = field(
+        default="cppn",
+        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript module, or a trained VAE."),
+    )
+    path: Path | None = field(
+        default=None,
+        metadata=bounds(doc="Model file for torchscript/vae, relative to show.toml."),
+    )
+    output_range: Literal["0..1", "-1..1"] = field(
+        default="0..1", metadata=bounds(doc="Value range of a TorchScript model's images.")
+    )
+    architecture: Literal["fourier", "residual", "radial"] = field(
+        default="fourier", metadata=bounds(doc="CPPN architecture (see docs/generator.md).")
+    )
+    activations: tuple[str, ...] = field(
+        default=DEFAULT_ACTIVATIONS,
+        metadata=bounds(doc="CPPN activations cycled over the layers, e.g. [\"sin\", \"gauss\"]."),
+    )
     seed: int = field(default=7, metadata=bounds(ge=0, doc="Seed of weights and walk."))
     size: tuple[int, int] = field(
         default=(256, 144), metadata=bounds(ge=8, le=4096, doc="Generated image width, height.")
@@ -124,6 +148,51 @@ class GeneratorSpec:
     max_step: float = field(
         default=0.2, metadata=bounds(gt=0.0, le=10.0, doc="Largest latent move per image.")
     )
+    valence_control: str = field(
+        default="", metadata=bounds(doc="Optional third mood coordinate (0..1); empty: none.")
+    )
+    temperature_control: str = field(
+        default="", metadata=bounds(doc="Control (0..1) letting the walk wander from the moods.")
+    )
+    temperature: float = field(
+        default=0.3, metadata=bounds(ge=0.0, le=10.0, doc="Wander from the moods at temperature 1.")
+    )
+    mood_spread: float = field(
+        default=0.35, metadata=bounds(gt=0.0, le=10.0, doc="How far a mood's pull reaches.")
+    )
+
+    def __post_init__(self) -> None:
+        unknown = [a for a in self.activations if a not in ACTIVATION_NAMES]
+        if unknown or not self.activations:
+            raise ValueError(
+                f"activations: unknown {unknown} (known: {', '.join(ACTIVATION_NAMES)})"
+            )
+        if self.model != "cppn" and self.path is None:
+            raise ValueError(f"model = {self.model!r} needs path = \"model file\"")
+
+
+@dataclass(frozen=True)
+class MoodSpec:
+    """``[[moods]]``: an anchor in latent space and where it sits among the controls."""
+
+    name: str = field(metadata=bounds(doc="Name of the mood."))
+    position: tuple[float, ...] = field(
+        metadata=bounds(doc="[calm, arousal] or [calm, arousal, valence], each 0..1.")
+    )
+    seed: int | None = field(default=None, metadata=bounds(ge=0, doc="Anchor from a seed."))
+    latent: Path | None = field(
+        default=None, metadata=bounds(doc="Anchor from a saved latent vector (.npy).")
+    )
+    image: Path | None = field(
+        default=None, metadata=bounds(doc="Anchor from an image through the VAE encoder.")
+    )
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("seed", "latent", "image") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"mood {self.name!r} needs exactly one of seed, latent, image")
+        if len(self.position) not in (2, 3):
+            raise ValueError(f"mood {self.name!r}: position needs 2 or 3 values")
 
 
 @dataclass(frozen=True)
@@ -144,6 +213,54 @@ class OutputSpec:
         default=(640, 360), metadata=bounds(ge=16, le=8192, doc="Output width, height.")
     )
     fps: float = field(default=30.0, metadata=bounds(gt=0.0, le=240.0, doc="Frames per second."))
+    screen: int = field(
+        default=0, metadata=bounds(ge=0, doc="Window output: screen index (0: primary).")
+    )
+    fullscreen: bool = field(
+        default=True, metadata=bounds(doc="Window output: cover the screen, letterboxed.")
+    )
+    vsync: bool = field(
+        default=True, metadata=bounds(doc="Window output: present in step with the display.")
+    )
+
+
+@dataclass(frozen=True)
+class IdleSpec:
+    """``[idle]``: what the piece does when no one is there (no stream delivering data)."""
+
+    after_s: float = field(
+        default=5.0, metadata=bounds(ge=0.0, le=600.0, doc="Seconds without any stream"
+                                     " delivering good data before the piece goes idle.")
+    )
+    fade_s: float = field(
+        default=4.0, metadata=bounds(ge=0.0, le=120.0, doc="Time constant of the ease into"
+                                     " and out of the idle state.")
+    )
+    controls: dict[str, float] = field(
+        default_factory=dict, metadata=bounds(doc="Control name -> value held while idle"
+                                              " (overrides the mappings).")
+    )
+    breath_control: str = field(
+        default="", metadata=bounds(doc="Control that swells slowly while idle, so the empty"
+                                    " room still breathes; empty: none.")
+    )
+    breath_period_s: float = field(
+        default=8.0, metadata=bounds(gt=0.5, le=120.0, doc="Period of the idle breath.")
+    )
+    breath_depth: float = field(
+        default=0.3, metadata=bounds(ge=0.0, le=1.0, doc="Peak of the idle breath (0..depth).")
+    )
+
+
+@dataclass(frozen=True)
+class SafetySpec:
+    """``[safety]``: protection of the audience (WCAG 2.3.1 flash limits)."""
+
+    flash_limit: bool = field(
+        default=True,
+        metadata=bounds(doc="Final pass that keeps flashing under 3 per second (WCAG 2.3.1)."
+                        " Turn it off only to analyse a piece, never in front of people."),
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +274,9 @@ class Show:
     generator: GeneratorSpec
     passes: tuple[PassSpecToml, ...]
     output: OutputSpec
+    moods: tuple[MoodSpec, ...] = ()
+    safety: SafetySpec = field(default_factory=SafetySpec)
+    idle: IdleSpec = field(default_factory=IdleSpec)
 
 
 @dataclass(frozen=True)
@@ -168,6 +288,9 @@ class _ShowFile:
     generator: GeneratorSpec = field(default_factory=GeneratorSpec)
     passes: tuple[PassSpecToml, ...] = ()
     output: OutputSpec = field(default_factory=OutputSpec)
+    moods: tuple[MoodSpec, ...] = ()
+    safety: SafetySpec = field(default_factory=SafetySpec)
+    idle: IdleSpec = field(default_factory=IdleSpec)
 
 
 def load_show(path: str | Path) -> Show:
@@ -208,6 +331,9 @@ def load_show(path: str | Path) -> Show:
         generator=raw.generator,
         passes=raw.passes,
         output=raw.output,
+        moods=raw.moods,
+        safety=raw.safety,
+        idle=raw.idle,
     )
     _check_references(show, text)
     return show

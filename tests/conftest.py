@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,37 @@ def shared_data() -> Path:
             pytest.fail(f"shared data missing at {SHARED_DATA}")
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A private Xvfb for the whole session; yields its DISPLAY (``":N"``).
+
+    Skipped where Xvfb is missing, except in CI (``tools/setup.sh test`` installs it).
+    """
+    if shutil.which("Xvfb") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Xvfb is required in CI (apt-get install -y xvfb)")
+        pytest.skip("Xvfb is not installed (apt-get install -y xvfb)")
+    read, write = os.pipe()
+    # -displayfd: Xvfb picks a free display number itself and writes it once it is ready.
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        pass_fds=(write,), stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        server.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def on_xvfb(xvfb_display: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DISPLAY set to the session's Xvfb, for windows opened in this process."""
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    return xvfb_display

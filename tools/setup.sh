@@ -3,7 +3,8 @@
 # display): Mesa's EGL/llvmpipe for offscreen OpenGL, a virtual environment in .venv with
 # the CPU build of torch, and the project itself (editable).
 #   bash tools/setup.sh        # to run the engine
-#   bash tools/setup.sh test   # also what the test suite needs (pytest, hypothesis, ruff, Xvfb)
+#   bash tools/setup.sh test   # also what the tests need (pytest, hypothesis, ruff, Xvfb,
+#                              # and the sensor bridges brainflow and bleak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +52,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch pinned to the CPU build served here first; a bare "torch" would pull CUDA (GBs).
 .venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" torch==2.13.0
 if [ -n "$want_tests" ]; then
-  "${pip[@]}" -e '.[test]'
+  "${pip[@]}" -e '.[test,sensors]'
 else
   "${pip[@]}" -e .
 fi

@@ -1,0 +1,301 @@
+"""Rehearsal: the artist at work. A window plays a recording (or live streams) through the
+show; shaders and ``show.toml`` reload on save; OSC can nudge any control.
+
+Keys: ``space`` pause, ``left``/``right`` seek 5 s, ``up``/``down`` speed x2 / /2, ``l`` loop,
+``r`` reload now, ``h`` HUD, ``m`` save the current latent as a mood, ``q``/``esc`` quit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from installation.errors import UserError
+from installation.inputs.recording import RecordingSource, load_recording
+from installation.messages import Chunk, Frame
+from installation.modes.replay import resolve_streams
+from installation.osc import OscBridge, OscSettings
+from installation.pipeline import Pipeline, Step, make_extractor
+from installation.render.reload import ShaderWatcher, ShowWatcher, draw_error
+from installation.render.window import ShowWindow, WindowSettings
+from installation.show import Show
+
+_log = logging.getLogger(__name__)
+SEEK_S = 5.0
+WARMUP_S = 5.0  # features re-learn this much history after a jump
+SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass
+class PlaybackClock:
+    """Real time that can pause, change speed, jump, and loop over ``duration``."""
+
+    duration: float | None = None
+    loop: bool = True
+    speed: float = 1.0
+    paused: bool = False
+    wall: Callable[[], float] = time.perf_counter
+    _t: float = 0.0
+    _since: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self._since = self.wall()
+
+    def now(self) -> float:
+        t = self._t if self.paused else self._t + (self.wall() - self._since) * self.speed
+        if self.duration is not None and t >= self.duration:
+            t = t % self.duration if self.loop else self.duration
+            self.seek(t)
+        return t
+
+    def _anchor(self) -> None:
+        self._t, self._since = self.now(), self.wall()
+
+    def toggle_pause(self) -> None:
+        self._anchor()
+        self.paused = not self.paused
+
+    def seek(self, t: float) -> None:
+        upper = self.duration if self.duration is not None else float("inf")
+        self._t, self._since = min(max(0.0, t), upper), self.wall()
+
+    def set_speed(self, speed: float) -> None:
+        self._anchor()
+        self.speed = speed
+
+
+@dataclass(frozen=True)
+class RehearsalOptions:
+    """How the rehearsal window runs."""
+
+    fullscreen: bool = False
+    screen: int = 0
+    osc: OscSettings | None = None
+    max_seconds: float | None = None
+
+
+class Rehearsal:
+    """One rehearsal session; :meth:`run` loops, :meth:`step` and :meth:`press` drive it."""
+
+    def __init__(self, show: Show, recording: Path | None, options: RehearsalOptions) -> None:
+        if recording is None:
+            raise UserError("rehearse: live input is `installation gallery`; give a RECORDING")
+        self.show = show
+        self.options = options
+        self.recording = load_recording(recording)
+        self.streams = resolve_streams(show, self.recording)
+        self.keys = list(self.streams)
+        self.source = RecordingSource(self.recording, [self.streams[k] for k in self.keys])
+        self.clock = PlaybackClock(duration=self.recording.duration)
+        self.window = ShowWindow(WindowSettings(size=show.output.size, screen=options.screen,
+                                                fullscreen=options.fullscreen, vsync=True),
+                                 title=f"rehearse: {show.meta.title}")
+        self.window.window.push_handlers(on_key_press=self._on_key_press)
+        self.pipeline = Pipeline(show, self.window.ctx, show.output.size, show.output.fps)
+        self.shader_watch = ShaderWatcher(self.pipeline.renderer)
+        self.show_watch = ShowWatcher(show.path)
+        self.osc = OscBridge(options.osc).start() if options.osc else None
+        self.hud = True
+        self.quit = False
+        self.error: str | None = None
+        self.index = 0
+        self._last_t = 0.0
+        self._frame_times: deque[float] = deque(maxlen=60)
+        self._history: deque[tuple[float, Mapping[str, float]]] = deque(maxlen=600)
+        self.saved_moods: list[Path] = []
+        self.last_step: Step | None = None
+
+    # -- keys -----------------------------------------------------------------------------
+    def _on_key_press(self, symbol: int, _modifiers: int) -> bool:
+        from pyglet.window import key
+
+        names = {key.SPACE: "pause", key.LEFT: "back", key.RIGHT: "forward", key.UP: "faster",
+                 key.DOWN: "slower", key.L: "loop", key.R: "reload", key.H: "hud",
+                 key.M: "mood", key.Q: "quit", key.ESCAPE: "quit"}
+        if symbol in names:
+            self.press(names[symbol])
+            return True  # handled: pyglet's default ESC-closes-window stays out of it
+        return False
+
+    def press(self, action: str) -> None:
+        """Do what a key does: pause, back, forward, faster, slower, loop, reload, hud,
+        mood, quit."""
+        clock = self.clock
+        if action == "pause":
+            clock.toggle_pause()
+        elif action in ("back", "forward"):
+            clock.seek(clock.now() + (SEEK_S if action == "forward" else -SEEK_S))
+        elif action in ("faster", "slower"):
+            i = min(range(len(SPEEDS)), key=lambda j: abs(SPEEDS[j] - clock.speed))
+            i = min(len(SPEEDS) - 1, i + 1) if action == "faster" else max(0, i - 1)
+            clock.set_speed(SPEEDS[i])
+        elif action == "loop":
+            clock.loop = not clock.loop
+        elif action == "reload":
+            self.shader_watch.poll(force=True)
+            self._swap_show(force=True)
+        elif action == "hud":
+            self.hud = not self.hud
+        elif action == "mood":
+            self.save_mood()
+        elif action == "quit":
+            self.quit = True
+
+    # -- the loop -------------------------------------------------------------------------
+    def _chunks(self, t: float) -> dict[str, Chunk]:
+        if t < self._last_t - 1e-9 or t > self._last_t + 1.0:
+            # A jump (seek, loop): features restart from a short warm-up before t, so the
+            # piece shows what that moment of the recording really drove.
+            for key, spec in self.show.streams.items():
+                if key in self.streams:
+                    self.pipeline.extractors[key] = make_extractor(key, spec)
+            self.source.seek(max(0.0, t - WARMUP_S))
+            warm = max(0.0, t - WARMUP_S)
+            while warm + 0.1 < t:
+                warm += 0.1
+                self.pipeline.extract(dict(zip(self.keys, self.source.read_until(warm),
+                                               strict=True)))
+        self._last_t = t
+        return dict(zip(self.keys, self.source.read_until(t), strict=True))
+
+    def step(self) -> Frame:
+        """Render and present one frame; returns what was presented."""
+        self.shader_watch.poll()
+        self._swap_show()
+        t = self.clock.now()
+        chunks = self._chunks(t)
+        if self.osc is not None:
+            step = self.pipeline.step(chunks, t, self.index, adjust=self.osc.apply)
+            self.osc.send(step.features, step.controls)
+        else:
+            step = self.pipeline.step(chunks, t, self.index)
+        self.last_step = step
+        self._history.append((t, dict(step.controls.values)))
+        frame = step.frame
+        error = self.shader_watch.error or self.show_watch.error or self.error
+        if self.hud:
+            frame = self._draw_hud(frame, step)
+        if error:
+            frame = draw_error(frame, error)
+        self.window.present(frame)
+        self._frame_times.append(time.perf_counter())
+        self.index += 1
+        return frame
+
+    def run(self) -> int:
+        began = time.perf_counter()
+        period = 1.0 / self.show.output.fps
+        try:
+            while not (self.quit or self.window.closed):
+                tick = time.perf_counter()
+                limit = self.options.max_seconds
+                if limit is not None and tick - began > limit:
+                    break
+                self.step()
+                delay = period - (time.perf_counter() - tick)
+                if delay > 0:
+                    time.sleep(delay)
+        finally:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        if self.osc is not None:
+            self.osc.close()
+            self.osc = None
+        self.pipeline.release()
+        self.window.close()
+
+    # -- reload and moods -----------------------------------------------------------------
+    def _swap_show(self, force: bool = False) -> None:
+        show = self.show_watch.poll()
+        if show is None and force:
+            try:
+                from installation.show import load_show
+
+                show = load_show(self.show.path)
+            except UserError as error:
+                self.error = str(error)
+                return
+        if show is None:
+            return
+        try:
+            pipeline = Pipeline(show, self.window.ctx, self.show.output.size, show.output.fps)
+        except UserError as error:  # e.g. a uniform the shader lacks: keep the running show
+            self.error = str(error)
+            return
+        # Keep the features' history where the streams are unchanged.
+        for key, extractor in self.pipeline.extractors.items():
+            if key in pipeline.extractors and show.streams.get(key) == self.show.streams.get(key):
+                pipeline.extractors[key] = extractor
+        self.pipeline.release()
+        self.pipeline, self.show, self.error = pipeline, show, None
+        self.shader_watch = ShaderWatcher(self.pipeline.renderer)
+        _log.info("reloaded %s", show.path)
+
+    def save_mood(self) -> Path | None:
+        """Save the generator's current latent as ``moods/mood-N.npy`` beside the show and
+        append a ``[[moods]]`` entry that uses it; returns the file."""
+        latent = getattr(self.pipeline.generator, "latent", None)
+        if latent is None:
+            self.error = "this generator exposes no latent to save"
+            return None
+        folder = self.show.path.parent / "moods"
+        folder.mkdir(exist_ok=True)
+        n = len(list(folder.glob("mood-*.npy"))) + 1
+        path = folder / f"mood-{n}.npy"
+        np.save(path, latent.cpu().float().numpy().astype(np.float32))
+        # Place the mood where the body is now, in the walk's own coordinates.
+        spec = self.show.generator
+        controls = self.last_step.controls if self.last_step is not None else None
+        calm = controls.get(spec.mood_control, 0.5) if controls else 0.5
+        arousal = controls.get(spec.energy_control, 0.3) if controls else 0.3
+        with self.show.path.open("a") as handle:
+            handle.write(
+                f'\n[[moods]]  # saved in rehearsal at t={self.clock.now():.1f} s\n'
+                f'name = "mood-{n}"\nlatent = "moods/{path.name}"\n'
+                f"position = [{calm:.3f}, {arousal:.3f}]\n"
+            )
+        self.saved_moods.append(path)
+        return path
+
+    # -- HUD ------------------------------------------------------------------------------
+    def _draw_hud(self, frame: Frame, step: Step) -> Frame:
+        image = Image.fromarray(frame.pixels)
+        draw = ImageDraw.Draw(image, "RGBA")
+        font = ImageFont.load_default()
+        fps = 0.0
+        if len(self._frame_times) > 1:
+            fps = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
+        state = "PAUSED" if self.clock.paused else "playing"
+        lines = [
+            f"{self.clock.now():6.1f}/{self.recording.duration:.1f} s  x{self.clock.speed:g}  "
+            f"{state}{'  loop' if self.clock.loop else ''}  {fps:4.1f} fps",
+            "  ".join(f"{k}:{f.status.value}" for k, f in step.features.items()),
+        ]
+        names = list(step.controls.values)
+        height = 14 * len(lines) + 16 * len(names) + 8
+        draw.rectangle((0, 0, 250, height), fill=(0, 0, 0, 150))
+        for i, line in enumerate(lines):
+            draw.text((4, 3 + 14 * i), line, fill=(255, 255, 255), font=font)
+        top = 14 * len(lines) + 4
+        history = list(self._history)[-200:]
+        for j, name in enumerate(names):
+            y0 = top + 16 * j
+            draw.text((4, y0), f"{name[:8]:8s} {step.controls.values[name]:5.2f}",
+                      fill=(220, 220, 220), font=font)
+            values = [h.get(name, 0.0) for _, h in history]
+            if len(values) > 1:
+                lo, hi = min(values), max(values)
+                span = hi - lo if hi > lo else 1.0
+                points = [(110 + 135 * k / (len(values) - 1), y0 + 12 - 11 * (v - lo) / span)
+                          for k, v in enumerate(values)]
+                draw.line(points, fill=(120, 220, 255), width=1)
+        return Frame(index=frame.index, t=frame.t, pixels=np.asarray(image))

@@ -1,0 +1,149 @@
+"""Rehearsal scenarios, each run in a fresh process by ``test_rehearse.py``.
+
+A pyglet/GLX window cannot share a process with the EGL context the GL tests keep for the
+session, so every window scenario gets its own interpreter. Each function asserts what it
+proves; ``python rehearse_scenarios.py NAME`` exits 0 only when it held.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.udp_client import SimpleUDPClient
+
+from installation.modes.rehearse import Rehearsal, RehearsalOptions
+from installation.osc import OscSettings
+from installation.show import load_show
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
+
+
+def make_artist_show(folder: Path) -> Path:
+    """A copy of the default piece the scenario can edit, as an artist would."""
+    (folder / "shaders").mkdir()
+    for shader in (REPO / "shaders").glob("*.*"):
+        (folder / "shaders" / shader.name).write_text(shader.read_text())
+    text = (REPO / "show.toml").read_text().replace("size = [640, 360]", "size = [160, 90]")
+    (folder / "show.toml").write_text(text)
+    return folder / "show.toml"
+
+
+def keys_pause_seek_and_speed(artist_show: Path) -> None:
+    rehearsal = Rehearsal(load_show(artist_show), DEMO, RehearsalOptions())
+    try:
+        for _ in range(3):
+            rehearsal.step()
+        rehearsal.press("pause")
+        paused_at = rehearsal.clock.now()
+        time.sleep(0.2)
+        rehearsal.step()
+        assert rehearsal.clock.now() == paused_at
+        rehearsal.press("forward")
+        rehearsal.press("forward")
+        assert rehearsal.clock.now() == pytest.approx(paused_at + 10.0)
+        frame = rehearsal.step()
+        assert frame.t == pytest.approx(paused_at + 10.0)
+        rehearsal.press("back")
+        assert rehearsal.clock.now() == pytest.approx(paused_at + 5.0)
+        rehearsal.press("faster")
+        assert rehearsal.clock.speed == 2.0
+        rehearsal.press("slower")
+        rehearsal.press("slower")
+        assert rehearsal.clock.speed == 0.5
+        rehearsal.press("hud")
+        assert rehearsal.hud is False
+        rehearsal.press("quit")
+        assert rehearsal.quit
+    finally:
+        rehearsal.close()
+
+
+def edited_shader_applies_within_a_second_and_a_broken_one_keeps_running(
+    artist_show: Path,
+) -> None:
+    rehearsal = Rehearsal(load_show(artist_show), DEMO, RehearsalOptions())
+    rehearsal.press("hud")  # HUD off: compare the picture itself
+    shader = artist_show.parent / "shaders" / "pulse.frag"
+    original = shader.read_text()
+    try:
+        rehearsal.press("pause")
+        before = rehearsal.step().pixels.astype(float)
+        # The artist turns the final colour negative.
+        shader.write_text(original.replace("f_color = vec4(clamp(col, 0.0, 1.0), 1.0);",
+                                           "f_color = vec4(1.0 - clamp(col, 0.0, 1.0), 1.0);"))
+        deadline = time.monotonic() + 1.0
+        changed = False
+        while time.monotonic() < deadline and not changed:
+            after = rehearsal.step().pixels.astype(float)
+            changed = np.abs(after - before).mean() > 40
+        assert changed, "an edited shader did not apply within 1 s"
+        good = after
+
+        shader.write_text(original.replace("void main() {", "void main() { float broken = ;"))
+        time.sleep(0.3)
+        shown = rehearsal.step()
+        for _ in range(3):
+            shown = rehearsal.step()
+        assert rehearsal.shader_watch.error is not None
+        assert "pulse.frag" in rehearsal.shader_watch.error
+        # The last good program is still drawing (the picture under the overlay)...
+        drawn = rehearsal.last_step.frame.pixels.astype(float)
+        # (feedback trails keep evolving even while paused, so compare distances).
+        assert np.abs(drawn - good).mean() < 0.3 * np.abs(drawn - before).mean()
+        # ...and the presented frame carries the error on a red bar at the top.
+        top_row = shown.pixels[1].astype(float)
+        assert top_row[:, 0].mean() > 120 and top_row[:, 1].mean() < 60  # red bar
+    finally:
+        rehearsal.close()
+
+
+def osc_nudges_a_control_during_rehearsal(artist_show: Path) -> None:
+    options = RehearsalOptions(osc=OscSettings(listen_port=0))
+    rehearsal = Rehearsal(load_show(artist_show), DEMO, options)
+    try:
+        rehearsal.step()
+        SimpleUDPClient("127.0.0.1", rehearsal.osc.port).send_message("/control/calm", 0.97)
+        deadline = time.monotonic() + 3.0
+        calm = 0.0
+        while time.monotonic() < deadline and abs(calm - 0.97) > 1e-3:
+            rehearsal.step()
+            calm = rehearsal.last_step.controls.get("calm")
+        assert calm == pytest.approx(0.97, abs=1e-3)
+    finally:
+        rehearsal.close()
+
+
+def saved_mood_lands_in_the_show_and_loads_back(artist_show: Path) -> None:
+    rehearsal = Rehearsal(load_show(artist_show), DEMO, RehearsalOptions())
+    try:
+        rehearsal.step()
+        rehearsal.step()
+        expected = rehearsal.pipeline.generator.latent.float().numpy()
+        rehearsal.press("mood")
+        saved = rehearsal.saved_moods[-1]
+    finally:
+        rehearsal.close()
+    assert np.allclose(np.load(saved), expected)
+    show = load_show(artist_show)  # the appended [[moods]] entry is valid show.toml
+    mood = show.moods[-1]
+    assert mood.name == "mood-1" and mood.latent == saved
+    assert all(0.0 <= v <= 1.0 for v in mood.position)
+
+
+SCENARIOS = {f.__name__: f for f in (
+    keys_pause_seek_and_speed,
+    edited_shader_applies_within_a_second_and_a_broken_one_keeps_running,
+    osc_nudges_a_control_during_rehearsal,
+    saved_mood_lands_in_the_show_and_loads_back,
+)}
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        SCENARIOS[sys.argv[1]](make_artist_show(Path(tmp)))
+    print("scenario held")

@@ -1,0 +1,112 @@
+"""Gallery mode under Xvfb with a simulated visitor over real LSL on loopback.
+
+A visitor arrives (the simulator starts), their sensor process is killed and restarted, then
+they leave: the kiosk's status file must follow idle -> visitor -> idle, and frames must keep
+reaching the window throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pinned_show(tmp_path: Path, source: str) -> Path:
+    """The default show, pinned to this test's simulator so no other stream can take over."""
+    text = (REPO / "show.toml").read_text()
+    text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
+    text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)
+    text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
+    text = text.replace("size = [640, 360]", "size = [160, 90]")
+    path = tmp_path / "show.toml"
+    path.write_text(text)
+    return path
+
+
+def simulator(source: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sensors.simulate", "--streams", "ecg,eeg", "--hr", "75",
+         "--source-id", source, "--duration", "120"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(read: Callable[[], dict | None], test: Callable[[dict], bool], timeout: float,
+             what: str) -> dict:
+    deadline = time.monotonic() + timeout
+    status: dict | None = None
+    while time.monotonic() < deadline:
+        status = read()
+        if status is not None and test(status):
+            return status
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; last status: {status}")
+
+
+def test_gallery_follows_a_visitor_through_a_sensor_restart(
+    tmp_path: Path, xvfb_display: str
+) -> None:
+    source = f"gallery-test-{uuid.uuid4().hex[:8]}"
+    status_file = tmp_path / "status.json"
+
+    def read() -> dict | None:
+        try:
+            return json.loads(status_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    env = dict(os.environ, DISPLAY=xvfb_display)
+    gallery = subprocess.Popen(
+        [sys.executable, "-m", "installation", "gallery", str(pinned_show(tmp_path, source)),
+         "--windowed", "--status-file", str(status_file), "--log-dir", str(tmp_path / "logs"),
+         "--max-seconds", "150"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    sim = None
+    try:
+        # Nobody there yet: the piece runs by itself.
+        idle = wait_for(read, lambda s: s["frames"] > 10, 60, "first frames")
+        assert idle["mode"] == "idle"
+        assert {v["status"] for v in idle["streams"].values()} == {"lost"}
+
+        sim = simulator(source)  # a visitor arrives
+        arrived = wait_for(read, lambda s: s["mode"] == "visitor", 20, "visitor mode")
+
+        sim.send_signal(signal.SIGKILL)  # their sensor process dies...
+        sim.wait()
+        dropped = wait_for(read, lambda s: s["streams"]["ecg"]["status"] != "ok", 10,
+                           "ecg no longer ok")
+        sim = simulator(source)  # ...and comes back
+        back = wait_for(read, lambda s: s["mode"] == "visitor"
+                        and s["frames"] > dropped["frames"]
+                        and s["streams"]["ecg"]["status"] == "ok", 20, "visitor again")
+
+        sim.terminate()  # the visitor leaves
+        sim.wait()
+        sim = None
+        left = wait_for(read, lambda s: s["mode"] == "idle" and s["frames"] > back["frames"],
+                        20, "idle after leaving")
+        assert left["faults"] == 0
+        assert idle["frames"] < arrived["frames"] < dropped["frames"] < back["frames"] \
+            < left["frames"]
+    finally:
+        if sim is not None:
+            sim.kill()
+        gallery.send_signal(signal.SIGTERM)
+        out, _ = gallery.communicate(timeout=30)
+    assert gallery.returncode == 0, out
+    log = (tmp_path / "logs" / "gallery.log").read_text()
+    assert "mode -> visitor" in log and "mode -> idle" in log
+    final = read()
+    assert final is not None and final["running"] is False
