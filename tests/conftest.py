@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
+XVFB_SCREEN = (480, 270)  # small: fullscreen tests read the whole screen back
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,8 @@ def xvfb_display() -> Iterator[str]:
     read, write = os.pipe()
     # -displayfd: Xvfb picks a free display number itself and writes it once it is ready.
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{XVFB_SCREEN[0]}x{XVFB_SCREEN[1]}x24",
+         "+extension", "GLX", "-nolisten", "tcp"],
         pass_fds=(write,), stderr=subprocess.DEVNULL,
     )
     os.close(write)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[str]:
-    """A private Xvfb on a free display number, e.g. ``":3"``."""
-    if shutil.which("Xvfb") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Xvfb is required in CI (apt-get install -y xvfb)")
-        pytest.skip("Xvfb is not installed (apt-get install -y xvfb)")
-    read, write = os.pipe()
-    # -displayfd: Xvfb picks a free display number itself and writes it once it is ready.
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "480x270x24", "+extension", "GLX",
-         "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
+@pytest.fixture
+def xvfb(xvfb_display: str) -> str:
+    """The session's Xvfb (tests/conftest.py), a 480x270 screen."""
+    return xvfb_display
 
 
 def probe(display: str, *args: str) -> dict:
