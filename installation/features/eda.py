@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import ClockSettings, SampleClock
+from installation.features.sampling import ClockSettings, SampleClock, chunk_status
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["EdaExtractor", "EdaSettings"]
@@ -98,12 +98,7 @@ class EdaExtractor:
             "scr_pulse": math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since)
             else 0.0,
         }
-        if chunk.status is not Status.OK:
-            status, reason = chunk.status, chunk.reason or chunk.status.value
-        elif chunk.n and not numeric:
-            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
-        else:
-            status, reason = self._status(t)
+        status, reason = chunk_status(chunk, numeric, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason, tuple(events))
 
     def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:

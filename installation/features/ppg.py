@@ -25,7 +25,7 @@ import numpy as np
 from scipy import signal
 
 from installation.features.beats import BeatSettings, BeatTracker
-from installation.features.sampling import ClockSettings, SampleClock
+from installation.features.sampling import ClockSettings, SampleClock, chunk_status
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["PpgExtractor", "PpgSettings"]
@@ -101,12 +101,7 @@ class PpgExtractor:
                     self._tracker.break_chain()
                 events.extend(self._segment(seg_ts, seg_x))
         values = self._tracker.values(t)
-        if chunk.status is not Status.OK:
-            status, reason = chunk.status, chunk.reason or chunk.status.value
-        elif chunk.n and not numeric:
-            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
-        else:
-            status, reason = self._status(t)
+        status, reason = chunk_status(chunk, numeric, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason, tuple(events))
 
     def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:

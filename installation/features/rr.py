@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.sampling import chunk_status
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["RrExtractor", "RrSettings"]
@@ -59,12 +60,7 @@ class RrExtractor:
             for tb, v in zip(ts.tolist(), rr.tolist(), strict=True):
                 events.extend(self._one(tb, v))
         values = self._tracker.values(t)
-        if chunk.status is not Status.OK:
-            status, reason = chunk.status, chunk.reason or chunk.status.value
-        elif chunk.n and not numeric:
-            status, reason = Status.INVALID, f"no numeric channel {cfg.channel}"
-        else:
-            status, reason = self._status(t)
+        status, reason = chunk_status(chunk, numeric, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason, tuple(events))
 
     def _one(self, tb: float, v: float) -> list[Event]:

@@ -9,13 +9,15 @@ of ringing through them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["ClockSettings", "Restart", "SampleClock"]
+from installation.messages import Chunk, Status
+
+__all__ = ["ClockSettings", "Restart", "SampleClock", "chunk_status"]
 
 Restart = Literal["start", "rate"] | None
 
@@ -141,3 +143,18 @@ class SampleClock:
             return False
         at_rail = max(np.mean(tail == tail.max()), np.mean(tail == tail.min()))
         return bool(at_rail >= fraction)
+
+
+def chunk_status(
+    chunk: Chunk, numeric: bool, channel: int, own: Callable[[], tuple[Status, str]]
+) -> tuple[Status, str]:
+    """Status of a single-channel extractor's features for ``chunk``.
+
+    The input's own trouble comes first (a lost or stale stream), then a chunk without the
+    configured numeric channel, then the extractor's verdict on the signal (``own()``).
+    """
+    if chunk.status is not Status.OK:
+        return chunk.status, chunk.reason or chunk.status.value
+    if chunk.n and not numeric:
+        return Status.INVALID, f"no numeric channel {channel}"
+    return own()
