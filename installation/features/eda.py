@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import ClockSettings, SampleClock, chunk_status
+from installation.features.sampling import ClockSettings, SampleClock, channel_samples, chunk_status
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["EdaExtractor", "EdaSettings"]
@@ -77,10 +77,9 @@ class EdaExtractor:
         cfg = self.settings
         t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
         events: list[Event] = []
-        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
-        if chunk.n and numeric:
-            ts = np.asarray(chunk.timestamps, np.float64)
-            x = np.asarray(chunk.data[:, cfg.channel], np.float64)
+        samples = channel_samples(chunk, cfg.channel)
+        if samples is not None:
+            ts, x = samples
             for seg_ts, seg_x, restart in self._clock.segments(ts, x):
                 if restart == "rate":
                     self._sos = None
@@ -98,7 +97,7 @@ class EdaExtractor:
             "scr_pulse": math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since)
             else 0.0,
         }
-        status, reason = chunk_status(chunk, numeric, cfg.channel, lambda: self._status(t))
+        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason, tuple(events))
 
     def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:

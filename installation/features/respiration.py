@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import SampleClock
+from installation.features.sampling import SampleClock, channel_samples, chunk_status
 from installation.messages import Chunk, Features, Status
 
 __all__ = ["RespirationExtractor", "RespirationSettings", "SeriesRate", "SeriesRateSettings"]
@@ -140,20 +140,15 @@ class RespirationExtractor:
         """Add one chunk; return breathing features at ``chunk.t_end``."""
         cfg = self.settings
         t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
-        if chunk.n and numeric:
-            ts = np.asarray(chunk.timestamps, np.float64)
-            x = np.asarray(chunk.data[:, cfg.channel], np.float64)
+        samples = channel_samples(chunk, cfg.channel)
+        if samples is not None:
+            ts, x = samples
             for seg_ts, seg_x, restart in self._clock.segments(ts, x):
                 if restart == "rate":
                     self._reset()
                 self._filter(seg_ts, seg_x, restart is not None)
         values = self._values(t)
-        if chunk.status is not Status.OK:
-            return Features(self.stream, t, values, chunk.status, chunk.reason or "not ok")
-        if chunk.n and not numeric:
-            return Features(self.stream, t, values, Status.INVALID, f"no channel {cfg.channel}")
-        status, reason = self._status(t)
+        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason)
 
     def _filter(self, ts: np.ndarray, x: np.ndarray, restart: bool) -> None:

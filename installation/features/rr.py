@@ -12,10 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from installation.features.beats import BeatSettings, BeatTracker
-from installation.features.sampling import chunk_status
+from installation.features.sampling import channel_samples, chunk_status
 from installation.messages import Chunk, Event, Features, Status
 
 __all__ = ["RrExtractor", "RrSettings"]
@@ -53,14 +51,13 @@ class RrExtractor:
         cfg = self.settings
         t = float(chunk.t_end) if math.isfinite(chunk.t_end) else max(self._last_ts, 0.0)
         events: list[Event] = []
-        numeric = chunk.info.is_numeric and chunk.data.shape[1] > cfg.channel
-        if chunk.n and numeric:
-            ts = np.asarray(chunk.timestamps, np.float64)
-            rr = np.asarray(chunk.data[:, cfg.channel], np.float64)
+        samples = channel_samples(chunk, cfg.channel)
+        if samples is not None:
+            ts, rr = samples
             for tb, v in zip(ts.tolist(), rr.tolist(), strict=True):
                 events.extend(self._one(tb, v))
         values = self._tracker.values(t)
-        status, reason = chunk_status(chunk, numeric, cfg.channel, lambda: self._status(t))
+        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
         return Features(self.stream, t, values, status, reason, tuple(events))
 
     def _one(self, tb: float, v: float) -> list[Event]:

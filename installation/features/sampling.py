@@ -17,7 +17,7 @@ import numpy as np
 
 from installation.messages import Chunk, Status
 
-__all__ = ["ClockSettings", "Restart", "SampleClock", "chunk_status"]
+__all__ = ["ClockSettings", "Restart", "SampleClock", "channel_samples", "chunk_status"]
 
 Restart = Literal["start", "rate"] | None
 
@@ -145,8 +145,21 @@ class SampleClock:
         return bool(at_rail >= fraction)
 
 
+def _has_channel(chunk: Chunk, channel: int) -> bool:
+    return chunk.info.is_numeric and chunk.data.shape[1] > channel
+
+
+def channel_samples(chunk: Chunk, channel: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(timestamps, values)`` of one channel as float64, or ``None`` when the chunk is
+    empty or has no such numeric channel (:func:`chunk_status` then says why)."""
+    if not chunk.n or not _has_channel(chunk, channel):
+        return None
+    return (np.asarray(chunk.timestamps, np.float64),
+            np.asarray(chunk.data[:, channel], np.float64))
+
+
 def chunk_status(
-    chunk: Chunk, numeric: bool, channel: int, own: Callable[[], tuple[Status, str]]
+    chunk: Chunk, channel: int, own: Callable[[], tuple[Status, str]]
 ) -> tuple[Status, str]:
     """Status of a single-channel extractor's features for ``chunk``.
 
@@ -155,6 +168,6 @@ def chunk_status(
     """
     if chunk.status is not Status.OK:
         return chunk.status, chunk.reason or chunk.status.value
-    if chunk.n and not numeric:
+    if chunk.n and not _has_channel(chunk, channel):
         return Status.INVALID, f"no numeric channel {channel}"
     return own()
