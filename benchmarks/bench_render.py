@@ -44,7 +44,7 @@ def run_once(ctx: moderngl.Context, size: tuple[int, int], seconds: float, fps: 
     pipeline = Pipeline(show, ctx, size, fps, device="cpu")
     # Features need history, as in replay: run them, unrendered and untimed, up to start.
     for t in np.arange(0.1, start, 0.1):
-        pipeline.extract(dict(zip(keys, source.read_until(float(t)), strict=True)))
+        pipeline.extract(dict(zip(keys, source.read_until(float(t)), strict=True)), float(t))
     clock = FixedStepClock(fps=fps, start=start)
     step_ms, frames = [], []
     try:

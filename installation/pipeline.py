@@ -2,24 +2,33 @@
 
 ``Pipeline.step`` runs extract -> map -> (generate) -> render in lock-step. Modes own the
 ends: where chunks come from (recording, LSL), what clock drives them, and where frames go.
+Visitor presence and the visitor's state (baseline calibration, ``state.calm``...) are
+decided here too, so a replay of a recorded visit sees exactly what the gallery saw.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import moderngl
 
 from installation.features.registry import FeatureExtractor, make_feature_extractor
+from installation.features.state import StateSettings, VisitorState
 from installation.generator.factory import make_generator
 from installation.generator.worker import GeneratorWorker
 from installation.mapping import Mapper
-from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage
+from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage, Status
+from installation.presence import VISITOR, Presence, worn
 from installation.render.passes import PassSpec, Renderer
 from installation.safety.limiter import FlashLimiter
-from installation.show import Show, StreamSpec
+from installation.show import STATE_STREAM, Show, StreamSpec
+
+_log = logging.getLogger(__name__)
+RESTART_BACKOFF_MAX_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -30,11 +39,21 @@ class Step:
     controls: Controls
     features: Mapping[str, Features]
     generated: GeneratedImage | None  # the new generator image, if one was made this step
+    mode: str = "idle"  # presence: "idle" or "visitor"
 
 
 def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
     """The feature extractor for a show stream, chosen by its type."""
     return make_feature_extractor(spec.type, key, spec.channel)
+
+
+def make_visitor_state(show: Show) -> VisitorState:
+    """The show's ``[visitor]`` calibration and composites, fed by its streams."""
+    v = show.visitor
+    return VisitorState(StateSettings(
+        baseline_s=v.baseline_s, adapt_tau_s=v.adapt_tau_s, smooth_tau_s=v.smooth_tau_s,
+        gain=v.gain, sources=show.state_sources(),
+    ))
 
 
 class Pipeline:
@@ -65,10 +84,16 @@ class Pipeline:
         self.fps = fps
         self.extractors = {key: make_extractor(key, spec) for key, spec in show.streams.items()}
         self.mapper = Mapper(show.mappings, idle=show.idle)
+        required = tuple(key for key, spec in show.streams.items() if spec.required)
+        self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
+        self.visitor_state = make_visitor_state(show)
+        self._chunk_status: dict[str, Status] = {}
         self.generator = make_generator(show, device=device, buffers=3 if live else 2)
         self.worker = (GeneratorWorker(self.generator, show.generator.rate).start()
                        if live else None)
         self._shown_index = -1
+        self._restarts = 0
+        self._restart_at = 0.0
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
         self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
@@ -78,11 +103,36 @@ class Pipeline:
         self._latest_t: float | None = None
         self._features: dict[str, Features] = {}
 
-    def extract(self, chunks: Mapping[str, Chunk]) -> dict[str, Features]:
-        """Feed each stream's chunk to its extractor; returns the latest features."""
+    def extract(self, chunks: Mapping[str, Chunk], t: float) -> dict[str, Features]:
+        """Feed each stream's chunk to its extractor, then update presence and the state.
+
+        Returns
+        -------
+        dict
+            The latest features of every stream that has delivered, plus ``"state"``: the
+            visitor's state while one is present, ``lost`` ("nobody here") otherwise.
+        """
         for key, chunk in chunks.items():
             self._features[key] = self.extractors[key](chunk)
-        return dict(self._features)
+            self._chunk_status[key] = chunk.status
+        features = dict(self._features)
+        on = {key: worn(self._chunk_status.get(key), f.status) for key, f in features.items()}
+        if self.presence.update(on, t) and self.presence.mode == VISITOR:
+            self.visitor_state.reset()  # a new visitor: learn their baseline afresh
+        if self.presence.mode == VISITOR:
+            features[STATE_STREAM] = self.visitor_state(features, t)
+        else:
+            features[STATE_STREAM] = Features(STATE_STREAM, t, {}, Status.LOST, "nobody here")
+        return features
+
+    def reset_sensing(self, extractors: Mapping[str, FeatureExtractor]) -> None:
+        """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet."""
+        self.extractors.update(extractors)
+        self._features.clear()
+        self._chunk_status.clear()
+        self.presence = Presence(self.presence.required, self.presence.arrive_s,
+                                 self.presence.leave_s)
+        self.visitor_state.reset()
 
     def step(
         self, chunks: Mapping[str, Chunk], t: float, index: int,
@@ -92,7 +142,7 @@ class Pipeline:
 
         ``adjust``, if given, may change the controls after mapping (e.g. OSC overrides).
         """
-        features = self.extract(chunks)
+        features = self.extract(chunks, t)
         controls = self.mapper(features, t)
         if adjust is not None:
             controls = adjust(controls)
@@ -102,8 +152,7 @@ class Pipeline:
         # Time going backwards (a rehearsal seek) restarts the schedule.
         due = self._latest_t is None or t < self._latest_t
         if self.worker is not None:
-            self.worker.post(controls)
-            image = self.worker.latest()
+            image = self._live_image(controls)
             if image is not None and image.index != self._shown_index:
                 generated = image
                 self.renderer.upload(image)
@@ -119,7 +168,32 @@ class Pipeline:
         frame = self.renderer.render(t=t, frame_mix=mix, controls=controls.values, index=index)
         if self.limiter is not None:
             frame = self.limiter(frame)
-        return Step(frame=frame, controls=controls, features=features, generated=generated)
+        return Step(frame=frame, controls=controls, features=features, generated=generated,
+                    mode=self.presence.mode)
+
+    def _live_image(self, controls: Controls) -> GeneratedImage | None:
+        # A dead generator thread (a driver fault, out of GPU memory) must not freeze the
+        # piece for the rest of the run: the shaders keep animating the last image while the
+        # worker is restarted, at once the first time, then with a growing back-off.
+        assert self.worker is not None
+        try:
+            self.worker.post(controls)
+            return self.worker.latest()
+        except RuntimeError as error:
+            now = time.monotonic()
+            if now < self._restart_at:
+                return None
+            self._restarts += 1
+            self._restart_at = now + min(RESTART_BACKOFF_MAX_S, 2.0 ** (self._restarts - 1))
+            _log.error("generator failed (%s); restarting it (restart %d)",
+                       error.__cause__ or error, self._restarts)
+            self.worker = GeneratorWorker(self.generator, self.show.generator.rate).start()
+            return None
+
+    @property
+    def generator_restarts(self) -> int:
+        """How often the live generator thread died and was restarted."""
+        return self._restarts
 
     def release(self) -> None:
         if self.worker is not None:

@@ -263,6 +263,89 @@ class SafetySpec:
     )
 
 
+# Where each quantity of the visitor's state comes from when [visitor] sources is not given:
+# the first declared stream of one of these types (in this order) and its feature.
+DEFAULT_STATE_SOURCES: dict[str, tuple[tuple[str, ...], str]] = {
+    "heart_rate": (("ECG", "PPG", "RR"), "heart_rate"),
+    "hrv_rmssd": (("ECG", "RR", "PPG"), "hrv_rmssd"),
+    "resp_rate": (("RSP", "ECG"), "resp_rate"),
+    "eda_tonic": (("EDA",), "eda_tonic"),
+    "eda_phasic": (("EDA",), "eda_phasic"),
+    "scr_rate": (("EDA",), "scr_rate"),
+    "engagement": (("EEG",), "engagement"),
+    "alpha_rel": (("EEG",), "alpha_rel"),
+}
+STATE_STREAM = "state"  # the feature path of the visitor's state: state.calm, state.arousal...
+
+
+@dataclass(frozen=True)
+class VisitorSpec:
+    """``[visitor]``: when a visitor is here, and their body relative to their own baseline.
+
+    Mappings read the result as ``state.calm``, ``state.arousal``, ``state.calibrated`` and
+    ``state.z_<quantity>`` (e.g. ``state.z_alpha_rel``): see docs/visitor-state.md.
+    """
+
+    arrive_s: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=60.0, doc="Every required stream delivering"
+                                     " good data this long: a visitor has arrived.")
+    )
+    leave_s: float = field(
+        default=2.0, metadata=bounds(ge=0.0, le=600.0, doc="A required stream without good"
+                                     " data this long: the visitor has left.")
+    )
+    baseline_s: float = field(
+        default=20.0, metadata=bounds(gt=0.0, le=600.0, doc="Calibration: seconds of the"
+                                      " visitor's data that define their baseline.")
+    )
+    adapt_tau_s: float = field(
+        default=300.0, metadata=bounds(gt=0.0, le=86400.0, doc="After calibration, time"
+                                       " constant of the slowly adapting baseline.")
+    )
+    smooth_tau_s: float = field(
+        default=3.0, metadata=bounds(ge=0.0, le=120.0, doc="Smoothing of the z-scores.")
+    )
+    gain: float = field(
+        default=1.0, metadata=bounds(gt=0.0, le=20.0, doc="Slope of the 0..1 squash of calm"
+                                     " and arousal (higher: more contrast).")
+    )
+    sources: dict[str, str] = field(
+        default_factory=dict,
+        metadata=bounds(doc="Quantity -> STREAM_KEY.feature, e.g. { heart_rate = \"ppg.heart_rate\""
+                        " }; unnamed quantities come from the first stream of a fitting type."),
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.sources) - set(DEFAULT_STATE_SOURCES))
+        if unknown:
+            raise ValueError(f"sources: unknown quantity {unknown[0]!r} (known: "
+                             f"{', '.join(DEFAULT_STATE_SOURCES)})")
+        for quantity, source in self.sources.items():
+            if "." not in source:
+                raise ValueError(f"sources.{quantity}: {source!r} must be STREAM_KEY.feature")
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """``[record]``: keep each visitor's session on disk as XDF. Off unless the show opts in."""
+
+    enabled: bool = field(
+        default=False, metadata=bounds(doc="Record visitors (privacy: biometric data on disk;"
+                                       " only with the visitors' consent).")
+    )
+    dir: Path = field(
+        default=Path("recordings"),
+        metadata=bounds(doc="Folder of the recordings (one .xdf per visitor), relative to"
+                        " show.toml."),
+    )
+    streams: bool = field(
+        default=True, metadata=bounds(doc="Record the raw samples of the show's streams.")
+    )
+    features: bool = field(
+        default=True, metadata=bounds(doc="Record the features and controls the engine computed.")
+    )
+
+
 @dataclass(frozen=True)
 class Show:
     """A whole show, as loaded from ``show.toml``."""
@@ -277,6 +360,22 @@ class Show:
     moods: tuple[MoodSpec, ...] = ()
     safety: SafetySpec = field(default_factory=SafetySpec)
     idle: IdleSpec = field(default_factory=IdleSpec)
+    visitor: VisitorSpec = field(default_factory=VisitorSpec)
+    record: RecordSpec = field(default_factory=RecordSpec)
+
+    def state_sources(self) -> dict[str, str]:
+        """Quantity -> ``STREAM_KEY.feature`` feeding the visitor's state."""
+        sources: dict[str, str] = {}
+        for quantity, (types, feature) in DEFAULT_STATE_SOURCES.items():
+            if quantity in self.visitor.sources:
+                sources[quantity] = self.visitor.sources[quantity]
+                continue
+            for kind in types:
+                key = next((k for k, s in self.streams.items() if s.type.upper() == kind), None)
+                if key is not None:
+                    sources[quantity] = f"{key}.{feature}"
+                    break
+        return sources
 
 
 @dataclass(frozen=True)
@@ -291,6 +390,8 @@ class _ShowFile:
     moods: tuple[MoodSpec, ...] = ()
     safety: SafetySpec = field(default_factory=SafetySpec)
     idle: IdleSpec = field(default_factory=IdleSpec)
+    visitor: VisitorSpec = field(default_factory=VisitorSpec)
+    record: RecordSpec = field(default_factory=RecordSpec)
 
 
 def load_show(path: str | Path) -> Show:
@@ -334,6 +435,8 @@ def load_show(path: str | Path) -> Show:
         moods=raw.moods,
         safety=raw.safety,
         idle=raw.idle,
+        visitor=raw.visitor,
+        record=raw.record,
     )
     _check_references(show, text)
     return show
@@ -350,8 +453,15 @@ def _check_references(show: Show, text: str) -> None:
 
     if not show.passes:
         raise fail(("passes",), "a show needs at least one [[passes]] entry")
+    if STATE_STREAM in show.streams:
+        raise fail(("streams", STATE_STREAM), f"{STATE_STREAM!r} is reserved for the visitor's"
+                   " state (state.calm...); give the stream another key")
+    for quantity, source in show.visitor.sources.items():
+        if source.split(".", 1)[0] not in show.streams:
+            raise fail(("visitor", "sources", quantity),
+                       f"stream {source.split('.', 1)[0]!r} is not declared in [streams]")
     for i, mapping in enumerate(show.mappings):
-        if mapping.stream not in show.streams:
+        if mapping.stream not in show.streams and mapping.stream != STATE_STREAM:
             declared = ", ".join(sorted(show.streams)) or "none"
             raise fail(
                 ("mappings", str(i), "feature"),

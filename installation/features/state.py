@@ -4,6 +4,8 @@ Every visitor's body is different: a resting heart rate of 55 or of 90 bpm, skin
 2 or of 20 µS. The piece should respond to *changes* in this visitor, so each feature is
 
 1. calibrated: its mean and spread are learnt over the first ``baseline_s`` of valid data;
+   meanwhile its z-score is 0 (the visitor is, by definition, at their baseline), so the
+   piece meets a new visitor at the neutral 0.5 at once instead of waiting for calibration;
 2. normalised: z-scored against that baseline, which then keeps adapting slowly
    (exponential mean and variance with time constant ``adapt_tau_s``) so hours-long drift
    (sweat build-up, settling heart) does not saturate the piece;
@@ -46,6 +48,8 @@ COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
     "engagement": (0.5, 0.0),
     "alpha_rel": (0.0, 1.0),
 }
+# Rates and variabilities report 0 until they are known: a 0 is "unknown", not a value.
+_POSITIVE = frozenset({"heart_rate", "hrv_rmssd", "resp_rate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +111,11 @@ class VisitorState:
         -------
         Features
             Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
-            baseline), ``calibrated`` (fraction of the baseline period done), and ``z_<q>``
-            (the smoothed z-score of each quantity). Status ``stale`` while calibrating.
+            baseline), ``calibrated`` (fraction of the baseline period done, for the quantity furthest
+            from done), and ``z_<q>``
+            (the smoothed z-score of each quantity, 0 while calibrating). Status ``ok``
+            once any source delivers (``reason`` is ``"calibrating"`` until the baseline is
+            learnt), ``stale`` while none does.
         """
         cfg = self.settings
         dt = 0.0 if not math.isfinite(self._t) else max(0.0, t - self._t)
@@ -119,15 +126,19 @@ class VisitorState:
             f = features.get(stream)
             if f is None or f.status is not Status.OK or name not in f.values:
                 continue
-            z = self._update(self._norms[q], float(f.values[name]), t, dt)
+            value = float(f.values[name])
+            if q in _POSITIVE and not value > 0.0:
+                continue
+            z = self._update(self._norms[q], value, t, dt)
             if z is not None:
                 zs[q] = z
         values = {f"z_{q}": self._norms[q].smooth_z for q in cfg.sources}
+        # The slowest quantity that has started: 1.0 exactly when nothing is calibrating.
         progress = [
-            min(1.0, (n.t_last - n.t_first) / cfg.baseline_s) if math.isfinite(n.t_first) else 0.0
-            for n in self._norms.values()
+            1.0 if n.calibrated else min(1.0, (n.t_last - n.t_first) / cfg.baseline_s)
+            for n in self._norms.values() if math.isfinite(n.t_first)
         ]
-        values["calibrated"] = max(progress) if progress else 0.0
+        values["calibrated"] = min(progress) if progress else 0.0
         for idx, name in ((0, "arousal"), (1, "calm")):
             num = den = 0.0
             for q, z in zs.items():
@@ -137,9 +148,10 @@ class VisitorState:
             score = num / den if den else 0.0
             values[name] = 1.0 / (1.0 + math.exp(-cfg.gain * score))
         if not zs:
-            status, reason = Status.STALE, "calibrating" if values["calibrated"] < 1 else "no input"
+            status, reason = Status.STALE, "waiting for features"
         else:
-            status, reason = Status.OK, ""
+            calibrating = not all(self._norms[q].calibrated for q in zs)
+            status, reason = Status.OK, "calibrating" if calibrating else ""
         return Features("state", t, values, status, reason)
 
     def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:
@@ -155,7 +167,7 @@ class VisitorState:
             n.mean += d / n.n
             n.m2 += d * (v - n.mean)
             if t - n.t_first < cfg.baseline_s:
-                return None
+                return 0.0
             n.var = n.m2 / max(n.n - 1, 1)
             n.calibrated = True
         else:
@@ -165,6 +177,6 @@ class VisitorState:
             n.var = (1.0 - a) * (n.var + a * d * d)
         spread = max(math.sqrt(max(n.var, 0.0)), cfg.min_spread * max(abs(n.mean), 1.0))
         z = max(-cfg.z_clip, min(cfg.z_clip, (v - n.mean) / spread))
-        k = 1.0 - math.exp(-dt / cfg.smooth_tau_s) if dt > 0 else 1.0
+        k = 1.0 - math.exp(-dt / cfg.smooth_tau_s) if dt > 0 and cfg.smooth_tau_s > 0 else 1.0
         n.smooth_z += k * (z - n.smooth_z)
         return n.smooth_z

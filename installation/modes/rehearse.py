@@ -151,17 +151,19 @@ class Rehearsal:
     # -- the loop -------------------------------------------------------------------------
     def _chunks(self, t: float) -> dict[str, Chunk]:
         if t < self._last_t - 1e-9 or t > self._last_t + 1.0:
-            # A jump (seek, loop): features restart from a short warm-up before t, so the
-            # piece shows what that moment of the recording really drove.
-            for key, spec in self.show.streams.items():
-                if key in self.streams:
-                    self.pipeline.extractors[key] = make_extractor(key, spec)
-            self.source.seek(max(0.0, t - WARMUP_S))
-            warm = max(0.0, t - WARMUP_S)
+            # A jump (seek, loop): features restart from a warm-up before t long enough to
+            # re-learn the visitor's baseline too, so the piece shows what that moment of the
+            # recording really drove.
+            self.pipeline.reset_sensing({key: make_extractor(key, spec)
+                                         for key, spec in self.show.streams.items()
+                                         if key in self.streams})
+            warm = max(0.0, t - WARMUP_S - self.show.visitor.baseline_s
+                       - self.show.visitor.arrive_s)
+            self.source.seek(warm)
             while warm + 0.1 < t:
                 warm += 0.1
                 self.pipeline.extract(dict(zip(self.keys, self.source.read_until(warm),
-                                               strict=True)))
+                                               strict=True)), warm)
         self._last_t = t
         return dict(zip(self.keys, self.source.read_until(t), strict=True))
 

@@ -121,7 +121,7 @@ def replay(
         t = 0.0
         while t + WARMUP_STEP_S < start:
             t += WARMUP_STEP_S
-            pipeline.extract(_by_key(keys, source.read_until(t)))
+            pipeline.extract(_by_key(keys, source.read_until(t)), t)
         clock = FixedStepClock(fps=options.fps, start=start)
         with _open_writer(output, options) as writer, tqdm(
             total=n_frames, unit="frame", disable=not options.progress, desc="replay",

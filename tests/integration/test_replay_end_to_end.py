@@ -91,6 +91,7 @@ def test_eyes_closed_eeg_shifts_the_picture_measurably(tmp_path: Path) -> None:
 
     calm_open = np.mean([s.controls.get("calm") for s in late(open_steps)])
     calm_closed = np.mean([s.controls.get("calm") for s in late(closed_steps)])
+    print(f"\ncalm open {calm_open:.2f}, closed {calm_closed:.2f}")
     assert calm_closed > calm_open + 0.3
 
     def coolness(steps: list[Step]) -> float:  # blue minus red, the calm palette's direction

@@ -116,3 +116,43 @@ def test_missing_and_malformed_files_give_one_line_errors(tmp_path: Path) -> Non
     with pytest.raises(ShowError, match="invalid TOML") as caught:
         load_show(bad)
     assert "\n" not in str(caught.value)
+
+
+def test_visitor_state_is_fed_by_the_first_stream_of_a_fitting_type(tmp_path: Path) -> None:
+    text = MINIMAL.replace("[streams.ecg]", '[streams.chest]\ntype = "RR"\n\n[streams.ecg]') + (
+        '\n[streams.brain]\ntype = "EEG"\n\n[streams.skin]\ntype = "EDA"\n'
+        '\n[visitor]\nsources = { heart_rate = "chest.heart_rate" }\n'
+        '\n[[mappings]]\ncontrol = "calm"\nfeature = "state.calm"\n'
+    )
+    show = load_show(write_show(tmp_path, text))
+    sources = show.state_sources()
+    assert sources["heart_rate"] == "chest.heart_rate"  # named in [visitor] sources
+    assert sources["hrv_rmssd"] == "ecg.hrv_rmssd"  # ECG is preferred over RR for HRV
+    assert sources["resp_rate"] == "ecg.resp_rate"  # no belt: breathing from the ECG
+    assert sources["alpha_rel"] == "brain.alpha_rel"
+    assert sources["scr_rate"] == "skin.scr_rate"
+    assert show.mappings[-1].stream == "state"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "words"),
+    [
+        ('\n[visitor]\nsources = { joy = "ecg.heart_rate" }\n', "unknown quantity 'joy'"),
+        ('\n[visitor]\nsources = { heart_rate = "ppg.heart_rate" }\n',
+         "visitor.sources.heart_rate: stream 'ppg' is not declared"),
+        ('\n[streams.state]\ntype = "EEG"\n', "'state' is reserved"),
+        ("\n[visitor]\nbaseline_s = 0\n", "visitor.baseline_s"),
+        ('\n[record]\nenabled = "yes"\n', "record.enabled"),
+    ],
+)
+def test_bad_visitor_and_record_settings_are_named(
+    tmp_path: Path, snippet: str, words: str
+) -> None:
+    with pytest.raises(ShowError, match=re.escape(words)):
+        load_show(write_show(tmp_path, MINIMAL + snippet))
+
+
+def test_recording_is_off_unless_the_show_opts_in(tmp_path: Path) -> None:
+    assert not load_show(REPO / "show.toml").record.enabled
+    show = load_show(write_show(tmp_path, MINIMAL + '\n[record]\nenabled = true\ndir = "rec"\n'))
+    assert show.record.enabled and show.record.dir == tmp_path / "rec"

@@ -43,8 +43,11 @@ def test_skin_arousal_rises_after_the_negative_image_and_calm_falls(shared_data:
     t, out = _session(shared_data, StateSettings(baseline_s=8.0, sources=skin))
     arousal = np.array([f.values["arousal"] for f in out])
     calm = np.array([f.values["calm"] for f in out])
-    assert all(f.status is Status.STALE for f in out if f.t < 7.0)
-    assert all(f.status is Status.OK for f in out if f.t > 12.0)
+    # Calibrating: the visitor is met at the neutral 0.5 and the state says why.
+    calibrating = [f for f in out if f.t < 7.0 and f.status is Status.OK]
+    assert calibrating and all(f.reason == "calibrating" for f in calibrating)
+    assert all(f.values["arousal"] == 0.5 == f.values["calm"] for f in out if f.t < 7.0)
+    assert all(f.status is Status.OK and f.reason == "" for f in out if f.t > 12.0)
     assert np.all((arousal > 0.0) & (arousal < 1.0)) and np.all((calm > 0.0) & (calm < 1.0))
     for onset in (10.24, 129.84):  # the negative images: an SCR follows within 1-5 s
         at = arousal[np.argmin(np.abs(t - onset))]
@@ -79,3 +82,16 @@ def test_full_composite_stays_bounded_and_reports_every_z(shared_data: Path) -> 
     assert last["z_heart_rate"] != 0.0 and last["z_eda_tonic"] != 0.0
     assert all(0.0 < f.values["arousal"] < 1.0 and 0.0 < f.values["calm"] < 1.0 for f in out)
     assert last["calibrated"] == 1.0
+
+
+def test_a_rate_not_yet_known_does_not_enter_the_baseline() -> None:
+    # Rates read 0 until the extractor knows them; a baseline of zeros would make every
+    # later heartbeat look like extreme arousal.
+    state = VisitorState(StateSettings(baseline_s=10.0, sources={"heart_rate": "hr.heart_rate"}))
+    out = None
+    for k in range(120):
+        t = k * 0.25
+        hr = 0.0 if t < 5.0 else 70.0 + np.sin(k)
+        out = state({"hr": Features("hr", t, {"heart_rate": hr})}, t)
+    assert out is not None and out.values["calibrated"] == 1.0
+    assert abs(out.values["z_heart_rate"]) < 2.0 and 0.3 < out.values["arousal"] < 0.7

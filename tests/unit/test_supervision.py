@@ -1,4 +1,4 @@
-"""Kiosk supervision: sd_notify datagrams, presence debouncing, status file, frame stats."""
+"""Kiosk supervision: sd_notify datagrams, status file, frame stats."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import json
 import socket
 from pathlib import Path
 
-from installation.messages import Status
-from installation.modes.gallery import IDLE, VISITOR, Presence
 from installation.modes.supervision import FrameStats, SystemdNotifier, write_status_file
 
 
@@ -34,34 +32,6 @@ def test_notifier_outside_systemd_does_nothing() -> None:
 def test_notifier_survives_a_vanished_socket(tmp_path: Path) -> None:
     notifier = SystemdNotifier(str(tmp_path / "gone.sock"))
     notifier.notify("WATCHDOG=1")  # logged, not raised: systemd going away must not stop a show
-
-
-def test_presence_needs_streams_ok_for_the_arrive_time() -> None:
-    presence = Presence(("ecg",), arrive_s=0.5, leave_s=2.0)
-    ok = {"ecg": Status.OK}
-    assert not presence.update(ok, 0.0)
-    assert not presence.update(ok, 0.4)
-    assert presence.update(ok, 0.6) and presence.mode == VISITOR
-
-
-def test_presence_ignores_a_short_dropout_but_not_a_departure() -> None:
-    presence = Presence(("ecg",), arrive_s=0.0, leave_s=2.0)
-    presence.update({"ecg": Status.OK}, 0.0)
-    presence.update({"ecg": Status.OK}, 0.1)
-    assert presence.mode == VISITOR
-    presence.update({"ecg": Status.LOST}, 1.0)
-    presence.update({"ecg": Status.OK}, 2.5)  # back within leave_s: still the same visitor
-    assert presence.mode == VISITOR
-    presence.update({"ecg": Status.STALE}, 3.0)
-    assert presence.update({"ecg": Status.STALE}, 5.1)
-    assert presence.mode == IDLE
-
-
-def test_presence_without_required_streams_stays_idle() -> None:
-    presence = Presence((), arrive_s=0.0, leave_s=0.0)
-    presence.update({}, 0.0)
-    presence.update({}, 1.0)
-    assert presence.mode == IDLE
 
 
 def test_status_file_is_replaced_whole(tmp_path: Path) -> None:

@@ -1,0 +1,114 @@
+"""Presence and the visitor's state inside the pipeline, on real ECG: the same code the gallery,
+rehearsal and replay run. Also: a live generator thread that dies is restarted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import moderngl
+import numpy as np
+import pytest
+
+from installation.messages import Chunk, Status, StreamInfo
+from installation.pipeline import Pipeline
+from installation.presence import IDLE, VISITOR
+from installation.show import load_show
+
+REPO = Path(__file__).resolve().parents[2]
+ECG_CSV = REPO / "tests" / "data" / "mitdb100_MLII_0-60s.csv"
+ECG = StreamInfo("MIT-BIH 100", "ECG", 1, 360.0)
+FS = 360.0
+
+
+def _ecg_with_a_gap(off: tuple[float, float]) -> np.ndarray:
+    # Real ECG; during ``off`` the electrode is off (a flat line): one visitor leaves, the
+    # next one arrives when the signal returns.
+    signal = np.loadtxt(ECG_CSV, comments="#", skiprows=3)
+    signal[int(off[0] * FS):int(off[1] * FS)] = signal[int(off[0] * FS)]
+    return signal
+
+
+def _feed(pipeline: Pipeline, signal: np.ndarray, until: float, step: float = 0.1) -> list:
+    out = []
+    for k in range(1, int(until / step) + 1):
+        t = k * step
+        a, b = int(round((t - step) * FS)), int(round(t * FS))
+        chunk = Chunk(ECG, np.arange(a, b) / FS, signal[a:b, None].astype(np.float64), t)
+        features = pipeline.extract({"ecg": chunk}, t)
+        out.append((t, pipeline.presence.mode, features["state"]))
+    return out
+
+
+@pytest.fixture
+def pipeline(ctx: moderngl.Context) -> Pipeline:
+    show = load_show(REPO / "show.toml")
+    p = Pipeline(show, ctx, (64, 36), 30.0, device="cpu")
+    yield p
+    p.release()
+
+
+def test_a_visitor_arrives_with_their_heartbeat_and_is_met_at_the_neutral_state(
+    pipeline: Pipeline,
+) -> None:
+    out = _feed(pipeline, _ecg_with_a_gap((59.0, 60.0)), until=40.0)
+    arrival = next(t for t, mode, _ in out if mode == VISITOR)
+    # The ECG flows from t=0; its features count as worn while warming up, so the visit
+    # starts after the 0.5 s debounce, not after the detector's warm-up.
+    assert arrival <= 0.5 + 0.15
+    before = [s for t, _, s in out if t < arrival]
+    assert all(s.status is Status.LOST and s.reason == "nobody here" for s in before)
+    calibrating = [s for t, _, s in out if arrival + 3.0 < t < arrival + 14.0]
+    assert all(s.status is Status.OK and s.reason == "calibrating" for s in calibrating)
+    assert all(s.values["calm"] == 0.5 and s.values["arousal"] == 0.5 for s in calibrating)
+    done = out[-1][2]
+    assert done.status is Status.OK and done.reason == "" and done.values["calibrated"] == 1.0
+    assert done.values["z_heart_rate"] != 0.0
+
+
+def test_an_electrode_off_ends_the_visit_and_the_next_visitor_is_calibrated_afresh(
+    pipeline: Pipeline,
+) -> None:
+    out = _feed(pipeline, _ecg_with_a_gap((25.0, 35.0)), until=45.0)
+    modes = {round(t, 1): mode for t, mode, _ in out}
+    assert modes[24.0] == VISITOR
+    assert modes[30.0] == IDLE  # flat line: invalid, then gone after leave_s
+    assert modes[40.0] == VISITOR
+    assert pipeline.presence.visits == 2
+    state = {round(t, 1): s for t, _, s in out}
+    assert state[24.0].values["z_heart_rate"] != 0.0  # the first visitor's HR is calibrated
+    assert state[30.0].status is Status.LOST
+    # The second visitor's baseline starts from nothing, not from the first visitor's.
+    assert 0.0 < state[40.0].values["calibrated"] < 0.5
+    assert state[40.0].reason == "calibrating" and state[40.0].values["calm"] == 0.5
+    assert state[40.0].values["z_heart_rate"] == 0.0
+
+
+def test_a_dead_generator_thread_is_restarted_and_images_flow_again(ctx: moderngl.Context) -> None:
+    show = load_show(REPO / "show.toml")
+    pipeline = Pipeline(show, ctx, (64, 36), 30.0, device="cpu", live=True)
+    original = pipeline.generator.generate
+    calls = {"n": 0}
+
+    def fails_on_the_third_image(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return original(*args, **kwargs)
+
+    # Fault injection into the real generator: the worker thread dies on the third image.
+    pipeline.generator.generate = fails_on_the_third_image
+    try:
+        images_after_restart = 0
+        start = time.monotonic()
+        index = 0
+        while time.monotonic() - start < 4.0 and images_after_restart < 3:
+            step = pipeline.step({}, time.monotonic(), index)
+            index += 1
+            if pipeline.generator_restarts and step.generated is not None:
+                images_after_restart += 1
+            time.sleep(1 / 30)
+        assert pipeline.generator_restarts == 1
+        assert images_after_restart >= 3
+    finally:
+        pipeline.release()
