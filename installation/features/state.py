@@ -111,9 +111,9 @@ class VisitorState:
         -------
         Features
             Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
-            baseline), ``calibrated`` (fraction of the baseline period done, for the quantity furthest
-            from done), and ``z_<q>``
-            (the smoothed z-score of each quantity, 0 while calibrating). Status ``ok``
+            baseline), ``calibrated`` (fraction of the baseline period done, for the
+            quantity furthest from done), and ``z_<q>`` (the smoothed z-score of each
+            quantity, 0 while calibrating). Status ``ok``
             once any source delivers (``reason`` is ``"calibrating"`` until the baseline is
             learnt), ``stale`` while none does.
         """

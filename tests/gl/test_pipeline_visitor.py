@@ -33,7 +33,7 @@ def _feed(pipeline: Pipeline, signal: np.ndarray, until: float, step: float = 0.
     out = []
     for k in range(1, int(until / step) + 1):
         t = k * step
-        a, b = int(round((t - step) * FS)), int(round(t * FS))
+        a, b = round((t - step) * FS), round(t * FS)
         chunk = Chunk(ECG, np.arange(a, b) / FS, signal[a:b, None].astype(np.float64), t)
         features = pipeline.extract({"ecg": chunk}, t)
         out.append((t, pipeline.presence.mode, features["state"]))
