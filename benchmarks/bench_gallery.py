@@ -106,8 +106,9 @@ def main() -> None:
     worst = max(s[2]["interval_ms_p99"] for s in samples[2:])
     modes = sorted({s[2]["mode"] for s in samples})
     print(f"gallery soak: {args.minutes:g} min at {width}x{height}, {visitors} visitors, "
-          f"modes seen {modes}, frames {samples[-1][2]['frames']}, "
-          f"faults {samples[-1][2]['faults']}")
+          f"visits {samples[-1][2].get('visits')}, modes seen {modes}, "
+          f"frames {samples[-1][2]['frames']}, faults {samples[-1][2]['faults']}, "
+          f"generator restarts {samples[-1][2].get('generator_restarts')}")
     print(f"frame interval p50 {p50:.1f} ms, p99 {p99:.1f} ms (medians of 5-s samples; "
           f"worst p99 {worst:.1f} ms); fps {statistics.median(s[2]['fps'] for s in samples):.1f}")
     print(f"RSS {late[0][1]:.0f} -> {late[-1][1]:.0f} MB over the second half; "

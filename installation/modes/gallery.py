@@ -1,12 +1,13 @@
 """Gallery (kiosk) mode: live LSL streams in, the piece on the projector, unattended for weeks.
 
 It starts with no sensor connected and waits; the mapping's idle values keep the piece
-drifting by itself. A visitor is *present* once every required stream has been ``ok`` for
-``arrive_s``; they have *left* once one has not been ``ok`` for ``leave_s``. Controls fade
-between idle and the visitor's body by the mappings' time constants, so the piece crossfades
-rather than cuts. No sensor, data or shader fault ends the loop: the fault is logged and the
-last good frame stays on screen. Only closing the window, SIGINT/SIGTERM or ``max_seconds``
-ends it.
+drifting by itself. Presence (:mod:`installation.presence`, decided in the pipeline exactly as
+in replay) tells a visitor's arrival, which starts the calibration of their baseline, and
+their departure; controls fade between idle and the visitor's body by the mappings' time
+constants, so the piece crossfades rather than cuts. With ``[record] enabled`` each visit
+is written to its own XDF file. No sensor, data, shader or generator fault ends the loop:
+the fault is logged and the last good frame stays on screen (a dead generator thread is
+restarted). Only closing the window, SIGINT/SIGTERM or ``max_seconds`` ends it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pylsl
 
+from installation.errors import UserError
 from installation.inputs.lsl import LslInput
 from installation.messages import Frame, Status
 from installation.modes.supervision import (
@@ -28,10 +30,10 @@ from installation.modes.supervision import (
     write_status_file,
 )
 from installation.pipeline import Pipeline
+from installation.presence import VISITOR
+from installation.record.session import SessionRecorder
 from installation.render.window import ShowWindow, WindowSettings
 from installation.show import Show
-
-IDLE, VISITOR = "idle", "visitor"
 
 
 @dataclass(frozen=True)
@@ -43,37 +45,7 @@ class GalleryOptions:
     status_file: Path | None = None
     log_dir: Path | None = None
     max_seconds: float | None = None  # for tests and soak benchmarks; None: run until stopped
-    arrive_s: float = 0.5
-    leave_s: float = 2.0
     status_every_s: float = 1.0
-
-
-@dataclass
-class Presence:
-    """Is a visitor here? Debounced on the required streams' status."""
-
-    required: tuple[str, ...]
-    arrive_s: float
-    leave_s: float
-    mode: str = IDLE
-    _since: float | None = None  # when the streams last disagreed with the current mode
-
-    def update(self, statuses: dict[str, Status], now: float) -> bool:
-        """Feed the streams' status at ``now``; returns True when the mode changed."""
-        all_ok = bool(self.required) and all(
-            statuses.get(key) is Status.OK for key in self.required
-        )
-        wants = VISITOR if all_ok else IDLE
-        if wants == self.mode:
-            self._since = None
-            return False
-        if self._since is None:
-            self._since = now
-        hold = self.arrive_s if wants == VISITOR else self.leave_s
-        if now - self._since >= hold:
-            self.mode, self._since = wants, None
-            return True
-        return False
 
 
 def run_gallery(show: Show, options: GalleryOptions) -> int:
@@ -97,10 +69,10 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
                                        fullscreen=options.fullscreen, vsync=True),
                         title=show.meta.title)
     inputs = {key: LslInput(key, spec).start() for key, spec in show.streams.items()}
-    required = tuple(key for key, spec in show.streams.items() if spec.required)
-    presence = Presence(required, options.arrive_s, options.leave_s)
     # Live: the generator runs in its own thread; the display never waits for it.
     pipeline = Pipeline(show, window.ctx, size, show.output.fps, live=True)
+    presence = pipeline.presence
+    recorder: SessionRecorder | None = None
     stats = FrameStats()
     period = 1.0 / show.output.fps
     began = time.perf_counter()
@@ -119,11 +91,16 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
             t = pylsl.local_clock()
             try:
                 chunks = {key: inp.poll() for key, inp in inputs.items()}
-                statuses = {key: chunk.status for key, chunk in chunks.items()}
-                if presence.update(statuses, t):
-                    log.info("mode -> %s (streams: %s)", presence.mode, _fmt(statuses))
+                mode = presence.mode
                 step = pipeline.step(chunks, t, index)
+                if step.mode != mode:
+                    statuses = {key: chunk.status for key, chunk in chunks.items()}
+                    log.info("mode -> %s (visit %d; streams: %s)", step.mode, presence.visits,
+                             _fmt(statuses))
+                    recorder = _switch_recording(show, recorder, step.mode == VISITOR, log)
                 last_frame = step.frame
+                if recorder is not None:
+                    recorder.write_step(chunks, step.features, step.controls)
             except Exception:  # a fault must not end the show: log it, keep the last frame
                 faults += 1
                 if faults <= 10 or faults % 1000 == 0:
@@ -136,7 +113,7 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
             index += 1
             if tick >= next_status:
                 next_status = tick + options.status_every_s
-                _publish(options, notifier, presence, inputs, stats, faults, time.time())
+                _publish(options, notifier, pipeline, inputs, stats, faults, time.time())
             # vsync paces a real display; a virtual one (Xvfb) needs us to wait ourselves.
             delay = period - (time.perf_counter() - tick)
             if delay > 0:
@@ -146,7 +123,8 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
     finally:
         log.info("gallery stopping after %d frames (%d faults)", stats.presented, faults)
         notifier.notify("STOPPING=1")
-        _publish(options, notifier, presence, inputs, stats, faults, time.time(), stopped=True)
+        _switch_recording(show, recorder, False, log)
+        _publish(options, notifier, pipeline, inputs, stats, faults, time.time(), stopped=True)
         for inp in inputs.values():
             inp.close()
         pipeline.release()
@@ -156,21 +134,41 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
     return 0
 
 
+def _switch_recording(
+    show: Show, recorder: SessionRecorder | None, visiting: bool, log: logging.Logger,
+) -> SessionRecorder | None:
+    # One file per visit (only when the show opts in): close the last visit's, open a new one.
+    if recorder is not None:
+        recorder.close()
+        recorder = None
+    if visiting:
+        try:
+            recorder = SessionRecorder.for_show(show, started=time.time())
+        except UserError as error:  # the show goes on unrecorded
+            log.error("recording off: %s", error)
+        if recorder is not None:
+            log.info("recording this visit to %s", recorder.path)
+    return recorder
+
+
 def _fmt(statuses: dict[str, Status]) -> str:
     return ", ".join(f"{k}={s.value}" for k, s in statuses.items())
 
 
 def _publish(
-    options: GalleryOptions, notifier: SystemdNotifier, presence: Presence,
+    options: GalleryOptions, notifier: SystemdNotifier, pipeline: Pipeline,
     inputs: dict[str, LslInput], stats: FrameStats, faults: int, wall: float,
     stopped: bool = False,
 ) -> None:
+    presence = pipeline.presence
     streams = {key: {"status": inp.status.value, "name": inp.info.name,
                      "rate_hz": round(inp.effective_srate, 2)} for key, inp in inputs.items()}
-    status = {"mode": presence.mode, "fps": round(stats.fps, 2), "frames": stats.presented,
+    status = {"mode": presence.mode, "visits": presence.visits, "fps": round(stats.fps, 2),
+              "frames": stats.presented,
               "interval_ms_p50": round(stats.interval_ms(0.5), 2),
               "interval_ms_p99": round(stats.interval_ms(0.99), 2),
-              "faults": faults, "streams": streams, "time": wall, "running": not stopped}
+              "faults": faults, "generator_restarts": pipeline.generator_restarts,
+              "streams": streams, "time": wall, "running": not stopped}
     notifier.notify(f"STATUS={presence.mode}, {stats.fps:.1f} fps, "
                     + ", ".join(f"{k} {v['status']}" for k, v in streams.items()))
     if options.status_file is not None:

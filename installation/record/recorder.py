@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,14 @@ from installation.inputs.lsl import stream_info_from_lsl, xpath_literal
 from installation.messages import Features, StreamInfo
 from installation.record.xdf_writer import XdfWriter
 
-__all__ = ["RecordError", "Recorder", "RecorderSettings", "RecordingTarget", "find_streams"]
+__all__ = [
+    "RecordError",
+    "Recorder",
+    "RecorderSettings",
+    "RecordingTarget",
+    "find_streams",
+    "lsl_header_extras",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -99,6 +107,37 @@ def find_streams(targets: Sequence[RecordingTarget], wait_s: float) -> list[pyls
     return list(found.values())
 
 
+# Header fields LabRecorder keeps besides the ones StreamInfo carries (XDF readers and tools
+# such as pyxdf's stream matching use uid/session_id; created_at dates the outlet).
+_KEPT_HEADER_FIELDS = ("created_at", "uid", "session_id", "version")
+
+
+def lsl_header_extras(info: pylsl.StreamInfo) -> tuple[str | None, dict[str, str]]:
+    """The sender's whole ``<desc>`` element (XML text) and the header fields worth keeping.
+
+    Parameters
+    ----------
+    info
+        A full stream info, as ``inlet.info()`` returns it (a resolved info has no desc).
+
+    Returns
+    -------
+    tuple
+        ``(desc_xml, header)``: ``desc_xml`` is ``None`` when the info has no ``<desc>``;
+        ``header`` maps ``created_at``, ``uid``, ``session_id``, ``version`` to their text,
+        leaving out those that are absent or empty.
+    """
+    root = ET.fromstring(info.as_xml())
+    desc = root.find("desc")
+    desc_xml = ET.tostring(desc, encoding="unicode") if desc is not None else None
+    header = {}
+    for tag in _KEPT_HEADER_FIELDS:
+        text = (root.findtext(tag) or "").strip()
+        if text:
+            header[tag] = text
+    return desc_xml, header
+
+
 @dataclass
 class _Recorded:
     inlet: pylsl.StreamInlet
@@ -154,7 +193,8 @@ class Recorder:
         full = inlet.info(timeout=5.0)
         inlet.open_stream(timeout=5.0)
         info = stream_info_from_lsl(full)
-        stream_id = self.writer.add_stream(info)
+        desc_xml, header = lsl_header_extras(full)
+        stream_id = self.writer.add_stream(info, desc_xml=desc_xml, header=header)
         rate = info.nominal_srate if info.nominal_srate > 0 else 100.0
         capacity = max(64, int(rate * 2))
         buffer = (

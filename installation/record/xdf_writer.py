@@ -21,6 +21,7 @@ every chunk written so far, and a reader only misses the stream footers.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -82,6 +83,17 @@ def _fill_element(parent: ET.Element, value: Any) -> None:
         parent.text = str(value)
 
 
+def _parse_desc(desc_xml: str) -> ET.Element:
+    """The ``<desc>`` element of ``desc_xml``, validated (a reader must be able to parse it)."""
+    try:
+        element = ET.fromstring(desc_xml)
+    except ET.ParseError as e:
+        raise ValueError(f"desc_xml is not well-formed XML: {e}") from None
+    if element.tag != "desc":
+        raise ValueError(f"desc_xml must be a <desc> element, not <{element.tag}>")
+    return element
+
+
 def _xml(root: ET.Element) -> bytes:
     return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
@@ -110,6 +122,8 @@ class XdfWriter:
     datetime
         Optional ISO-8601 text for the file header's ``<datetime>``. Left out by default so
         the same input gives the same bytes.
+    exclusive
+        Refuse to replace an existing file (``FileExistsError``) instead of overwriting it.
 
     Examples
     --------
@@ -118,11 +132,15 @@ class XdfWriter:
     ...     w.write_samples(sid, timestamps, data)
     """
 
-    def __init__(self, path: str | Path, *, datetime: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, datetime: str | None = None, exclusive: bool = False
+    ) -> None:
         self.path = Path(path)
         self._streams: dict[int, _StreamState] = {}
         self._next_id = 1
-        self._file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 (closed in close())
+        # "xb" creates atomically or raises FileExistsError: no race between check and open.
+        mode = "xb" if exclusive else "wb"
+        self._file: BinaryIO | None = open(self.path, mode)  # noqa: SIM115 (closed in close())
         header = ET.Element("info")
         _fill_element(header, {"version": "1.0"})
         if datetime is not None:
@@ -146,17 +164,39 @@ class XdfWriter:
         return self._file is None
 
     # -- public API -----------------------------------------------------------------------
-    def add_stream(self, info: StreamInfo, desc: Mapping[str, Any] | None = None) -> int:
+    def add_stream(
+        self,
+        info: StreamInfo,
+        desc: Mapping[str, Any] | None = None,
+        *,
+        desc_xml: str | None = None,
+        header: Mapping[str, str] | None = None,
+    ) -> int:
         """Write a stream header and return the new stream's id.
 
         Parameters
         ----------
         info
             Stream header fields. ``info.channel_labels`` become
-            ``desc/channels/channel/label`` unless ``desc`` has its own ``channels`` entry.
+            ``desc/channels/channel/label`` unless ``desc`` or ``desc_xml`` has its own
+            ``channels`` entry.
         desc
             Extra meta-data written under ``<desc>``: nested mappings become nested elements,
-            lists become repeated elements, anything else becomes text.
+            lists become repeated elements, anything else becomes text. Keys that
+            ``desc_xml`` already has are left out (the sender's description wins).
+        desc_xml
+            The sender's own ``<desc>...</desc>`` element (e.g. from
+            ``pylsl.StreamInfo.as_xml()``), copied verbatim, nested meta-data included.
+        header
+            More header elements written after ``hostname``, e.g. the LSL ``created_at``,
+            ``uid``, ``session_id`` and ``version`` (as LabRecorder keeps them). Names that
+            the header already has from ``info`` are ignored.
+
+        Raises
+        ------
+        ValueError
+            Unsupported format, bad channel labels, or ``desc_xml`` that is not one
+            well-formed ``<desc>`` element.
 
         Returns
         -------
@@ -185,10 +225,16 @@ class XdfWriter:
                 "hostname": info.hostname,
             },
         )
-        desc_items: dict[str, Any] = dict(desc or {})
-        if info.channel_labels and "channels" not in desc_items:
+        for key, value in (header or {}).items():
+            if root.find(key) is None:
+                _fill_element(ET.SubElement(root, key), value)
+        desc_element = _parse_desc(desc_xml) if desc_xml is not None else ET.Element("desc")
+        root.append(desc_element)
+        present = {child.tag for child in desc_element}
+        desc_items = {k: v for k, v in (desc or {}).items() if str(k) not in present}
+        if info.channel_labels and "channels" not in desc_items and "channels" not in present:
             desc_items["channels"] = {"channel": [{"label": lb} for lb in info.channel_labels]}
-        _fill_element(ET.SubElement(root, "desc"), desc_items)
+        _fill_element(desc_element, desc_items)
 
         self._streams[stream_id] = _StreamState(info)
         self._write(_chunk(_TAG_STREAM_HEADER, struct.pack("<I", stream_id) + _xml(root)))
@@ -251,6 +297,17 @@ class XdfWriter:
         finally:
             self._file.close()
             self._file = None
+
+    def abort(self) -> None:
+        """Close the file without footers, e.g. after a write failed (disk full): a reader
+        loads what was written, as after a crash. Never raises; calling it again does
+        nothing."""
+        file, self._file = self._file, None
+        if file is None:
+            return
+        # close() flushes, which fails the same way the write did (already reported).
+        with contextlib.suppress(OSError):
+            file.close()
 
     # -- internals ------------------------------------------------------------------------
     def _stream(self, stream_id: int) -> _StreamState:

@@ -17,14 +17,19 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import pyxdf
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pinned_show(tmp_path: Path, source: str) -> Path:
-    """The default show, pinned to this test's simulator so no other stream can take over."""
+def pinned_show(tmp_path: Path, source: str, record: Path | None = None) -> Path:
+    """The default show, pinned to this test's simulator so no other stream can take over;
+    with ``record``, each visit is recorded there."""
     text = (REPO / "show.toml").read_text()
+    if record is not None:
+        text += f'\n[record]\nenabled = true\ndir = "{record}"\n'
     text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
     text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
@@ -68,7 +73,8 @@ def test_gallery_follows_a_visitor_through_a_sensor_restart(
 
     env = dict(os.environ, DISPLAY=xvfb_display)
     gallery = subprocess.Popen(
-        [sys.executable, "-m", "installation", "gallery", str(pinned_show(tmp_path, source)),
+        [sys.executable, "-m", "installation", "gallery",
+         str(pinned_show(tmp_path, source, record=tmp_path / "visits")),
          "--windowed", "--status-file", str(status_file), "--log-dir", str(tmp_path / "logs"),
          "--max-seconds", "150"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -92,6 +98,7 @@ def test_gallery_follows_a_visitor_through_a_sensor_restart(
                         and s["frames"] > dropped["frames"]
                         and s["streams"]["ecg"]["status"] == "ok", 20, "visitor again")
 
+        time.sleep(3.0)  # they stay a while (and their visit is recorded)
         sim.terminate()  # the visitor leaves
         sim.wait()
         sim = None
@@ -110,3 +117,38 @@ def test_gallery_follows_a_visitor_through_a_sensor_restart(
     assert "mode -> visitor" in log and "mode -> idle" in log
     final = read()
     assert final is not None and final["running"] is False
+    # The show opted in to recording: one XDF per visit, each with the raw ECG the engine
+    # saw and the controls it drove, readable by pyxdf.
+    files = sorted((tmp_path / "visits").glob("*.xdf"))
+    assert final["visits"] >= 1 and len(files) == final["visits"]
+    for file in files:
+        streams, _ = pyxdf.load_xdf(str(file))
+        by_type = {s["info"]["type"][0]: s for s in streams}
+        assert np.all(np.diff(by_type["ECG"]["time_stamps"]) > 0)
+        assert len(by_type["Controls"]["time_stamps"]) > 0
+    # The visit after the sensor's restart lasted several seconds (the first one ended when
+    # the sensor was killed right after arriving).
+    assert len(by_type["ECG"]["time_stamps"]) > 2 * 250
+    assert len(by_type["Controls"]["time_stamps"]) > 2 * 25
+
+
+def test_gallery_writes_nothing_biometric_unless_the_show_opts_in(
+    tmp_path: Path, xvfb_display: str
+) -> None:
+    source = f"gallery-privacy-{uuid.uuid4().hex[:8]}"
+    show = pinned_show(tmp_path, source)
+    sim = simulator(source)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "installation", "gallery", str(show), "--windowed",
+             "--max-seconds", "12"],
+            cwd=tmp_path, env=dict(os.environ, DISPLAY=xvfb_display), capture_output=True,
+            text=True, timeout=90,
+        )
+    finally:
+        sim.kill()
+        sim.wait()
+    assert run.returncode == 0, run.stderr
+    assert "mode -> visitor" in run.stderr  # someone really was there
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == {"show.toml"}
