@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rehearse = commands.add_parser("rehearse", help="play a recording in a window, hot reload")
     rehearse.add_argument("show", type=Path, help="show file (show.toml)")
-    rehearse.add_argument("recording", type=Path, help="XDF or CSV recording")
+    rehearse.add_argument("recording", type=Path, nargs="?",
+                          help="XDF or CSV recording (none: the show's live LSL streams)")
     rehearse.add_argument("--fullscreen", action="store_true", help="fill the screen")
     rehearse.add_argument("--screen", type=int, default=0, help="screen index (0: primary)")
     rehearse.add_argument("--osc-in", type=int, default=9000,

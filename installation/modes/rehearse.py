@@ -3,6 +3,8 @@ show; shaders and ``show.toml`` reload on save; OSC can nudge any control.
 
 Keys: ``space`` pause, ``left``/``right`` seek 5 s, ``up``/``down`` speed x2 / /2, ``l`` loop,
 ``r`` reload now, ``h`` HUD, ``m`` save the current latent as a mood, ``q``/``esc`` quit.
+Live (no recording): the show's LSL streams drive it as in the gallery; ``space`` freezes the
+picture while the features keep up, and seeking, speed and loop do not apply.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pylsl
 from PIL import Image, ImageDraw, ImageFont
 
 from installation.errors import UserError
+from installation.inputs.lsl import LslInput
 from installation.inputs.recording import RecordingSource, load_recording
 from installation.messages import Chunk, Frame
 from installation.modes.replay import resolve_streams
@@ -85,15 +89,23 @@ class Rehearsal:
     """One rehearsal session; :meth:`run` loops, :meth:`step` and :meth:`press` drive it."""
 
     def __init__(self, show: Show, recording: Path | None, options: RehearsalOptions) -> None:
-        if recording is None:
-            raise UserError("rehearse: live input is `installation gallery`; give a RECORDING")
         self.show = show
         self.options = options
-        self.recording = load_recording(recording)
-        self.streams = resolve_streams(show, self.recording)
-        self.keys = list(self.streams)
-        self.source = RecordingSource(self.recording, [self.streams[k] for k in self.keys])
-        self.clock = PlaybackClock(duration=self.recording.duration)
+        self.live = recording is None
+        self.inputs: dict[str, LslInput] = {}
+        if recording is None:
+            self.recording = None
+            self.streams = {}
+            self.keys = list(show.streams)
+            self.inputs = {key: LslInput(key, spec).start() for key, spec in show.streams.items()}
+            self.clock = PlaybackClock(loop=False)
+        else:
+            self.recording = load_recording(recording)
+            self.streams = resolve_streams(show, self.recording)
+            self.keys = list(self.streams)
+            self.source = RecordingSource(self.recording, [self.streams[k] for k in self.keys])
+            self.clock = PlaybackClock(duration=self.recording.duration)
+        self.notice = ""
         self.window = ShowWindow(WindowSettings(size=show.output.size, screen=options.screen,
                                                 fullscreen=options.fullscreen, vsync=True),
                                  title=f"rehearse: {show.meta.title}")
@@ -111,6 +123,7 @@ class Rehearsal:
         self._history: deque[tuple[float, Mapping[str, float]]] = deque(maxlen=600)
         self.saved_moods: list[Path] = []
         self.last_step: Step | None = None
+        self._last_presented: Frame | None = None
 
     # -- keys -----------------------------------------------------------------------------
     def _on_key_press(self, symbol: int, _modifiers: int) -> bool:
@@ -128,7 +141,10 @@ class Rehearsal:
         """Do what a key does: pause, back, forward, faster, slower, loop, reload, hud,
         mood, quit."""
         clock = self.clock
-        if action == "pause":
+        self.notice = ""
+        if self.live and action in ("back", "forward", "faster", "slower", "loop"):
+            self.notice = "live input: no seek, speed or loop"
+        elif action == "pause":
             clock.toggle_pause()
         elif action in ("back", "forward"):
             clock.seek(clock.now() + (SEEK_S if action == "forward" else -SEEK_S))
@@ -150,6 +166,8 @@ class Rehearsal:
 
     # -- the loop -------------------------------------------------------------------------
     def _chunks(self, t: float) -> dict[str, Chunk]:
+        if self.live:
+            return {key: inp.poll() for key, inp in self.inputs.items()}
         if t < self._last_t - 1e-9 or t > self._last_t + 1.0:
             # A jump (seek, loop): features restart from a warm-up before t long enough to
             # re-learn the visitor's baseline too, so the piece shows what that moment of the
@@ -171,15 +189,27 @@ class Rehearsal:
         """Render and present one frame; returns what was presented."""
         self.shader_watch.poll()
         self._swap_show()
-        t = self.clock.now()
+        t = pylsl.local_clock() if self.live else self.clock.now()
         chunks = self._chunks(t)
+        if self.live and self.clock.paused and self.last_step is not None:
+            # Frozen picture; the features keep up with the body underneath.
+            self.pipeline.extract(chunks, t)
+            self.window.present(self._last_presented)
+            self._frame_times.append(time.perf_counter())
+            return self._last_presented
         if self.osc is not None:
             step = self.pipeline.step(chunks, t, self.index, adjust=self.osc.apply)
             self.osc.send(step.features, step.controls)
         else:
             step = self.pipeline.step(chunks, t, self.index)
         self.last_step = step
-        self._history.append((t, dict(step.controls.values)))
+        plotted = dict(step.controls.values)
+        for mapping in self.show.mappings:  # the features the piece listens to, as received
+            source = step.features.get(mapping.stream)
+            value = None if source is None else source.values.get(mapping.feature_name)
+            if value is not None and np.isfinite(value):
+                plotted[mapping.feature] = float(value)
+        self._history.append((t, plotted))
         frame = step.frame
         error = self.shader_watch.error or self.show_watch.error or self.error
         if self.hud:
@@ -187,6 +217,7 @@ class Rehearsal:
         if error:
             frame = draw_error(frame, error)
         self.window.present(frame)
+        self._last_presented = frame
         self._frame_times.append(time.perf_counter())
         self.index += 1
         return frame
@@ -212,6 +243,9 @@ class Rehearsal:
         if self.osc is not None:
             self.osc.close()
             self.osc = None
+        for inp in self.inputs.values():
+            inp.close()
+        self.inputs = {}
         self.pipeline.release()
         self.window.close()
 
@@ -237,6 +271,14 @@ class Rehearsal:
         for key, extractor in self.pipeline.extractors.items():
             if key in pipeline.extractors and show.streams.get(key) == self.show.streams.get(key):
                 pipeline.extractors[key] = extractor
+        if self.live:  # live inputs follow the edited [streams] (new pins, new streams)
+            for key in set(self.inputs) | set(show.streams):
+                if show.streams.get(key) != self.show.streams.get(key):
+                    if key in self.inputs:
+                        self.inputs.pop(key).close()
+                    if key in show.streams:
+                        self.inputs[key] = LslInput(key, show.streams[key]).start()
+            self.keys = list(show.streams)
         self.pipeline.release()
         self.pipeline, self.show, self.error = pipeline, show, None
         self.shader_watch = ShaderWatcher(self.pipeline.renderer)
@@ -276,28 +318,36 @@ class Rehearsal:
         fps = 0.0
         if len(self._frame_times) > 1:
             fps = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
-        state = "PAUSED" if self.clock.paused else "playing"
-        lines = [
-            f"{self.clock.now():6.1f}/{self.recording.duration:.1f} s  x{self.clock.speed:g}  "
-            f"{state}{'  loop' if self.clock.loop else ''}  {fps:4.1f} fps",
-            "  ".join(f"{k}:{f.status.value}" for k, f in step.features.items()),
-        ]
-        names = list(step.controls.values)
+        if self.recording is None:
+            where = f"LIVE  {step.mode}{'  FROZEN' if self.clock.paused else ''}  {fps:4.1f} fps"
+        else:
+            state = "PAUSED" if self.clock.paused else "playing"
+            where = (f"{self.clock.now():6.1f}/{self.recording.duration:.1f} s  "
+                     f"x{self.clock.speed:g}  {state}{'  loop' if self.clock.loop else ''}  "
+                     f"{fps:4.1f} fps")
+        lines = [where, "  ".join(f"{k}:{f.status.value}" for k, f in step.features.items())]
+        if self.notice:
+            lines.append(self.notice)
+        # Controls, then the features the mappings read (e.g. ecg.heart_rate), each with a
+        # sparkline of its recent history.
+        names = list(step.controls.values) + sorted(
+            {m.feature for m in self.show.mappings} - set(step.controls.values))
         height = 14 * len(lines) + 16 * len(names) + 8
-        draw.rectangle((0, 0, 250, height), fill=(0, 0, 0, 150))
+        draw.rectangle((0, 0, 270, height), fill=(0, 0, 0, 150))
         for i, line in enumerate(lines):
             draw.text((4, 3 + 14 * i), line, fill=(255, 255, 255), font=font)
         top = 14 * len(lines) + 4
         history = list(self._history)[-200:]
         for j, name in enumerate(names):
             y0 = top + 16 * j
-            draw.text((4, y0), f"{name[:8]:8s} {step.controls.values[name]:5.2f}",
-                      fill=(220, 220, 220), font=font)
-            values = [h.get(name, 0.0) for _, h in history]
+            now = history[-1][1].get(name) if history else None
+            label = f"{name[-14:]:14s} {now:7.2f}" if now is not None else f"{name[-14:]:14s}    --"
+            draw.text((4, y0), label, fill=(220, 220, 220), font=font)
+            values = [h[name] for _, h in history if name in h]
             if len(values) > 1:
                 lo, hi = min(values), max(values)
                 span = hi - lo if hi > lo else 1.0
-                points = [(110 + 135 * k / (len(values) - 1), y0 + 12 - 11 * (v - lo) / span)
+                points = [(145 + 120 * k / (len(values) - 1), y0 + 12 - 11 * (v - lo) / span)
                           for k, v in enumerate(values)]
                 draw.line(points, fill=(120, 220, 255), width=1)
         return Frame(index=frame.index, t=frame.t, pixels=np.asarray(image))

@@ -7,9 +7,11 @@ proves; ``python rehearse_scenarios.py NAME`` exits 0 only when it held.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -136,8 +138,49 @@ def saved_mood_lands_in_the_show_and_loads_back(artist_show: Path) -> None:
     assert all(0.0 <= v <= 1.0 for v in mood.position)
 
 
+def live_streams_drive_the_piece_and_the_hud_plots_them(artist_show: Path) -> None:
+    # The show pinned to a simulator of its own; no recording: live LSL, as in the gallery.
+    source = f"rehearse-live-{uuid.uuid4().hex[:8]}"
+    text = artist_show.read_text()
+    text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
+    text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)
+    artist_show.write_text(text)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "sensors.simulate", "--streams", "ecg,eeg", "--hr", "75",
+         "--source-id", source, "--duration", "60"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rehearsal = Rehearsal(load_show(artist_show), None, RehearsalOptions())
+    try:
+        pulses, deadline = [], time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            rehearsal.step()
+            step = rehearsal.last_step
+            if step.mode == "visitor":
+                pulses.append(step.controls.get("pulse"))
+            if len(pulses) > 150:  # 5 s of a visitor at 30 fps
+                break
+            time.sleep(1 / 30)
+        assert len(pulses) > 150, f"no visitor within 30 s: {rehearsal.last_step.features}"
+        assert max(pulses) > 0.5 and min(pulses) < 0.2  # the simulated heart beats through
+        # The HUD plots the features the piece listens to, not only the controls.
+        assert any("ecg.heart_rate" in h for _, h in rehearsal._history)
+        rehearsal.press("forward")  # no seeking live: a notice, not a crash
+        assert "live" in rehearsal.notice
+        rehearsal.press("pause")  # freezes the picture...
+        frozen = rehearsal.step()
+        time.sleep(0.2)
+        assert np.array_equal(rehearsal.step().pixels, frozen.pixels)
+        rehearsal.press("pause")
+        assert not np.array_equal(rehearsal.step().pixels, frozen.pixels)
+    finally:
+        rehearsal.close()
+        sim.kill()
+        sim.wait()
+
+
 SCENARIOS = {f.__name__: f for f in (
     keys_pause_seek_and_speed,
+    live_streams_drive_the_piece_and_the_hud_plots_them,
     edited_shader_applies_within_a_second_and_a_broken_one_keeps_running,
     osc_nudges_a_control_during_rehearsal,
     saved_mood_lands_in_the_show_and_loads_back,

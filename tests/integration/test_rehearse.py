@@ -50,6 +50,7 @@ def test_playback_clock_pauses_seeks_changes_speed_and_loops() -> None:
 
 @pytest.mark.parametrize("scenario", [
     "keys_pause_seek_and_speed",
+    "live_streams_drive_the_piece_and_the_hud_plots_them",
     "edited_shader_applies_within_a_second_and_a_broken_one_keeps_running",
     "osc_nudges_a_control_during_rehearsal",
     "saved_mood_lands_in_the_show_and_loads_back",
