@@ -68,6 +68,11 @@ class Mapper:
         self._state = [_MappingState(value=spec.idle) for spec in self.specs]
         self._idle = None if self.idle is None else IdleBehaviour(self.idle)
 
+    @property
+    def idle_weight(self) -> float:
+        """How idle the piece is now: 0 the body drives, 1 fully idle."""
+        return 0.0 if self._idle is None else self._idle.weight
+
     def __call__(self, features: Mapping[str, Features], t: float) -> Controls:
         """Update every control to time ``t`` from the latest features of each stream."""
         values: dict[str, float] = {}

@@ -229,12 +229,17 @@ class IdleSpec:
     """``[idle]``: what the piece does when no one is there (no stream delivering data)."""
 
     after_s: float = field(
-        default=5.0, metadata=bounds(ge=0.0, le=600.0, doc="Seconds without any stream"
-                                     " delivering good data before the piece goes idle.")
+        default=5.0, metadata=bounds(ge=0.0, le=600.0, doc="Seconds with nobody there (no"
+                                     " visitor present) before the piece goes idle.")
     )
     fade_s: float = field(
         default=4.0, metadata=bounds(ge=0.0, le=120.0, doc="Time constant of the ease into"
-                                     " and out of the idle state.")
+                                     " the idle state.")
+    )
+    return_s: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=120.0, doc="Time constant of the ease from"
+                                     " idle to an arriving visitor (0.5: turned to them"
+                                     " within about 1.5 s).")
     )
     controls: dict[str, float] = field(
         default_factory=dict, metadata=bounds(doc="Control name -> value held while idle"

@@ -84,6 +84,26 @@ def test_an_electrode_off_ends_the_visit_and_the_next_visitor_is_calibrated_afre
     assert state[40.0].values["z_heart_rate"] == 0.0
 
 
+def test_the_idle_piece_turns_to_an_arriving_visitor_within_two_seconds(
+    pipeline: Pipeline,
+) -> None:
+    signal = _ecg_with_a_gap((5.0, 30.0))  # a visitor leaves at 5 s, the next comes at 30 s
+    weights = []
+    step = 0.1
+    for k in range(1, 400):
+        t = k * step
+        a, b = round((t - step) * FS), round(t * FS)
+        chunk = Chunk(ECG, np.arange(a, b) / FS, signal[a:b, None].astype(np.float64), t)
+        pipeline.mapper(pipeline.extract({"ecg": chunk}, t), t)
+        weights.append((t, pipeline.presence.mode, pipeline.mapper.idle_weight))
+    idle_at_arrival = [w for t, mode, w in weights if 29.0 < t < 30.0]
+    assert min(idle_at_arrival) > 0.8  # empty room: the piece had gone idle
+    arrival = next(t for t, mode, _ in weights if t > 30.0 and mode == VISITOR)
+    assert arrival < 31.0
+    after = {round(t, 1): w for t, _, w in weights}
+    assert after[round(arrival + 2.0, 1)] < 0.05  # turned to the visitor within 2 s
+
+
 def test_a_dead_generator_thread_is_restarted_and_images_flow_again(ctx: moderngl.Context) -> None:
     show = load_show(REPO / "show.toml")
     pipeline = Pipeline(show, ctx, (64, 36), 30.0, device="cpu", live=True)

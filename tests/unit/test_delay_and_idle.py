@@ -49,7 +49,8 @@ def test_delay_does_not_depend_on_the_frame_rate() -> None:
 
 
 def idle_spec(**kw) -> IdleSpec:
-    base = dict(after_s=2.0, fade_s=0.0, controls={"calm": 0.9}, breath_control="pulse",
+    base = dict(after_s=2.0, fade_s=0.0, return_s=0.0, controls={"calm": 0.9},
+                breath_control="pulse",
                 breath_period_s=4.0, breath_depth=0.4)
     return IdleSpec(**(base | kw))
 
