@@ -7,7 +7,9 @@ sensor, while visitors arrive and leave (``sensors.simulate`` started for 40 s, 
 20 s, over and over). Samples the kiosk's status file (frame-interval p50/p99 over the last
 300 frames) and its resident memory every 5 s; memory growth is the slope of a least-squares
 line over the second half of the run (the first half includes warm-up and allocator growth),
-scaled to MB per hour.
+scaled to MB per hour, with its standard error. Memory rises and falls with each visit, so the
+slope is also given over one value per 60-s visitor cycle (the cycle's median), which removes
+that rhythm; ``--samples`` saves every sample as JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--size", default="640x360")
+    parser.add_argument("--samples", type=Path, help="write every (t, RSS, status) here")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     source = f"soak-{uuid.uuid4().hex[:8]}"
@@ -97,10 +100,18 @@ def main() -> None:
             gallery.terminate()
             gallery.wait(timeout=30)
             xvfb.terminate()
+    if args.samples is not None:
+        args.samples.write_text(json.dumps(samples))
     late = [s for s in samples if s[0] >= seconds / 2]
     t = np.array([s[0] for s in late]) / 3600.0
     rss = np.array([s[1] for s in late])
-    slope = float(np.polyfit(t, rss, 1)[0]) if len(late) > 2 else float("nan")
+    slope, slope_se = _slope(t, rss)
+    cycles: dict[int, list[float]] = {}
+    for elapsed, mb, _status in late:
+        cycles.setdefault(int(elapsed // 60.0), []).append(mb)
+    whole = [k for k, v in cycles.items() if len(v) >= 10]  # complete 60-s cycles only
+    cycle_slope, cycle_se = _slope(np.array(whole) / 60.0,
+                                   np.array([statistics.median(cycles[k]) for k in whole]))
     p50 = statistics.median(s[2]["interval_ms_p50"] for s in samples[2:])
     p99 = statistics.median(s[2]["interval_ms_p99"] for s in samples[2:])
     worst = max(s[2]["interval_ms_p99"] for s in samples[2:])
@@ -112,7 +123,18 @@ def main() -> None:
     print(f"frame interval p50 {p50:.1f} ms, p99 {p99:.1f} ms (medians of 5-s samples; "
           f"worst p99 {worst:.1f} ms); fps {statistics.median(s[2]['fps'] for s in samples):.1f}")
     print(f"RSS {late[0][1]:.0f} -> {late[-1][1]:.0f} MB over the second half; "
-          f"growth {slope:+.1f} MB/h (least squares)")
+          f"growth {slope:+.1f} +/- {slope_se:.1f} MB/h (least squares, 5-s samples); "
+          f"{cycle_slope:+.1f} +/- {cycle_se:.1f} MB/h over {len(whole)} cycle medians")
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope and its standard error."""
+    if len(x) < 3:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    residuals = y - (slope * x + intercept)
+    se = np.sqrt(np.sum(residuals**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2))
+    return float(slope), float(se)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,35 @@ def bench_ingest(seconds: float, poll_s: float) -> dict[str, float]:
         sim.wait()
 
 
+def bench_floor() -> dict[str, float]:
+    """liblsl's own cost, warm and without sleeps between calls: an empty pull, and one pull of
+    a whole second of 8-ch EEG, direct vs pylsl's default (lists)."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "sensors.simulate", "--streams", "eeg", "--duration", "30"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        inlet = _inlet(json.loads(sim.stdout.readline())["source_ids"]["eeg"])
+        direct, default = _Direct(inlet), _Default(inlet)
+        direct()
+        t = time.perf_counter()
+        for _ in range(2000):
+            direct()
+        empty_us = (time.perf_counter() - t) / 2000 * 1e6
+        per_sample = {}
+        for name, pull in (("direct", direct), ("default", default)) * 3:
+            time.sleep(1.0)
+            t = time.perf_counter()
+            n = pull()
+            per_sample.setdefault(name, []).append((time.perf_counter() - t) / max(n, 1) * 1e6)
+        return {"empty_call_us": empty_us,
+                **{name: statistics.median(v) for name, v in per_sample.items()}}
+    finally:
+        sim.kill()
+        sim.wait()
+
+
 def bench_latency(samples: int) -> tuple[float, float]:
     source_id = f"bench-latency-{time.time_ns()}"
     proc = subprocess.Popen([sys.executable, "-c", _LATENCY_PRODUCER, source_id, str(samples)],
@@ -192,6 +221,10 @@ def main() -> None:
               + ", ".join(f"{name} {v:.3f}" for name, v in med.items())
               + f"; default/dest_obj {med['default'] / med['dest_obj']:.1f}x, "
               f"default/direct {med['default'] / med['direct']:.1f}x")
+    floor = bench_floor()
+    print(f"liblsl floor, warm: empty direct pull {floor['empty_call_us']:.2f} us; one pull of "
+          f"1 s of 8-ch EEG: direct {floor['direct']:.3f} us/sample, default "
+          f"{floor['default']:.3f} us/sample ({floor['default'] / floor['direct']:.1f}x)")
     lats = [bench_latency(args.latency_samples) for _ in range(args.repeats)]
     p50 = statistics.median(v[0] for v in lats)
     p99 = statistics.median(v[1] for v in lats)
