@@ -125,6 +125,22 @@ class Pipeline:
             features[STATE_STREAM] = Features(STATE_STREAM, t, {}, Status.LOST, "nobody here")
         return features
 
+    def adopt_sensing(self, other: Pipeline) -> None:
+        """Carry the sensing state over from ``other`` (a show reload in rehearsal): the
+        extractors of unchanged streams and, if the streams and ``[visitor]`` are unchanged,
+        the visitor's presence and calibrated baseline, so saving show.toml does not make the
+        visitor arrive and calibrate again."""
+        same = {key for key in self.extractors
+                if self.show.streams.get(key) == other.show.streams.get(key)}
+        for key in same:
+            self.extractors[key] = other.extractors[key]
+            if key in other._features:
+                self._features[key] = other._features[key]
+                self._chunk_status[key] = other._chunk_status[key]
+        if (same == set(self.extractors) == set(other.extractors)
+                and self.show.visitor == other.show.visitor):
+            self.presence, self.visitor_state = other.presence, other.visitor_state
+
     def reset_sensing(self, extractors: Mapping[str, FeatureExtractor]) -> None:
         """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet."""
         self.extractors.update(extractors)

@@ -267,10 +267,8 @@ class Rehearsal:
         except UserError as error:  # e.g. a uniform the shader lacks: keep the running show
             self.error = str(error)
             return
-        # Keep the features' history where the streams are unchanged.
-        for key, extractor in self.pipeline.extractors.items():
-            if key in pipeline.extractors and show.streams.get(key) == self.show.streams.get(key):
-                pipeline.extractors[key] = extractor
+        # Keep the features' history (and the visitor's baseline) where nothing changed.
+        pipeline.adopt_sensing(self.pipeline)
         if self.live:  # live inputs follow the edited [streams] (new pins, new streams)
             for key in set(self.inputs) | set(show.streams):
                 if show.streams.get(key) != self.show.streams.get(key):

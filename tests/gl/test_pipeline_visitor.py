@@ -132,3 +132,32 @@ def test_a_dead_generator_thread_is_restarted_and_images_flow_again(ctx: moderng
         assert images_after_restart >= 3
     finally:
         pipeline.release()
+
+
+def test_a_show_reload_keeps_the_visitor_and_their_baseline_unless_visitor_settings_change(
+    ctx: moderngl.Context, pipeline: Pipeline,
+) -> None:
+    import dataclasses
+
+    signal = _ecg_with_a_gap((59.0, 60.0))
+    _feed(pipeline, signal, until=30.0)
+    assert pipeline.presence.mode == VISITOR
+    # An artist edits a mapping: same streams, same [visitor]: the visit goes on, calibrated.
+    edited = dataclasses.replace(pipeline.show, mappings=pipeline.show.mappings[:1])
+    reloaded = Pipeline(edited, ctx, (64, 36), 30.0, device="cpu")
+    retuned = Pipeline(dataclasses.replace(
+        edited, visitor=dataclasses.replace(edited.visitor, baseline_s=5.0)), ctx, (64, 36), 30.0,
+        device="cpu")
+    try:
+        reloaded.adopt_sensing(pipeline)
+        retuned.adopt_sensing(pipeline)
+        a, b = round(30.0 * FS), round(30.1 * FS)
+        chunk = Chunk(ECG, np.arange(a, b) / FS, signal[a:b, None].astype(np.float64), 30.1)
+        kept = reloaded.extract({"ecg": chunk}, 30.1)["state"]
+        assert reloaded.presence.mode == VISITOR and kept.values["z_heart_rate"] != 0.0
+        # New calibration settings: a new visit, calibrated with them.
+        assert retuned.extract({"ecg": chunk}, 30.1)["state"].status is Status.LOST
+        assert retuned.presence.mode == IDLE
+    finally:
+        reloaded.release()
+        retuned.release()
