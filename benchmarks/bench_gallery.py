@@ -8,8 +8,9 @@ sensor, while visitors arrive and leave (``sensors.simulate`` started for 40 s, 
 300 frames) and its resident memory every 5 s; memory growth is the slope of a least-squares
 line over the second half of the run (the first half includes warm-up and allocator growth),
 scaled to MB per hour, with its standard error. Memory rises and falls with each visit, so the
-slope is also given over one value per 60-s visitor cycle (the cycle's median), which removes
-that rhythm; ``--samples`` saves every sample as JSON.
+slope is also given over one value per 60-s visitor cycle (the cycle's median, and its minimum:
+the floor between visits, the steadiest measure), which removes that rhythm. ``--samples``
+saves every sample as JSON; ``--from-samples`` re-reports a saved run without running it again.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--samples", type=Path, help="write every (t, RSS, status) here")
+    parser.add_argument("--from-samples", type=Path, help="report a saved run instead")
     args = parser.parse_args()
+    if args.from_samples is not None:
+        samples = [tuple(s) for s in json.loads(args.from_samples.read_text())]
+        report(samples, args.minutes, args.size, visitors=len(samples) and samples[-1][2]["visits"])
+        return
     width, height = (int(v) for v in args.size.split("x"))
     source = f"soak-{uuid.uuid4().hex[:8]}"
     xvfb, display = start_xvfb()
@@ -102,6 +108,13 @@ def main() -> None:
             xvfb.terminate()
     if args.samples is not None:
         args.samples.write_text(json.dumps(samples))
+    report(samples, args.minutes, args.size, visitors)
+
+
+def report(samples: list, minutes: float, size: str, visitors: int) -> None:
+    """Print pacing and memory growth of a soak's samples (t, RSS MB, status)."""
+    seconds = minutes * 60
+    width, height = (int(v) for v in size.split("x"))
     late = [s for s in samples if s[0] >= seconds / 2]
     t = np.array([s[0] for s in late]) / 3600.0
     rss = np.array([s[1] for s in late])
@@ -112,11 +125,17 @@ def main() -> None:
     whole = [k for k, v in cycles.items() if len(v) >= 10]  # complete 60-s cycles only
     cycle_slope, cycle_se = _slope(np.array(whole) / 60.0,
                                    np.array([statistics.median(cycles[k]) for k in whole]))
+    floors: dict[int, list[float]] = {}
+    for elapsed, mb, _status in samples:
+        floors.setdefault(int(elapsed // 60.0), []).append(mb)
+    # The floor between visits over the whole run after the first cycle (warm-up).
+    full = [k for k, v in floors.items() if len(v) >= 10 and k >= 1]
+    floor_slope, floor_se = _slope(np.array(full) / 60.0, np.array([min(floors[k]) for k in full]))
     p50 = statistics.median(s[2]["interval_ms_p50"] for s in samples[2:])
     p99 = statistics.median(s[2]["interval_ms_p99"] for s in samples[2:])
     worst = max(s[2]["interval_ms_p99"] for s in samples[2:])
     modes = sorted({s[2]["mode"] for s in samples})
-    print(f"gallery soak: {args.minutes:g} min at {width}x{height}, {visitors} visitors, "
+    print(f"gallery soak: {minutes:g} min at {width}x{height}, {visitors} visitors, "
           f"visits {samples[-1][2].get('visits')}, modes seen {modes}, "
           f"frames {samples[-1][2]['frames']}, faults {samples[-1][2]['faults']}, "
           f"generator restarts {samples[-1][2].get('generator_restarts')}")
@@ -125,6 +144,9 @@ def main() -> None:
     print(f"RSS {late[0][1]:.0f} -> {late[-1][1]:.0f} MB over the second half; "
           f"growth {slope:+.1f} +/- {slope_se:.1f} MB/h (least squares, 5-s samples); "
           f"{cycle_slope:+.1f} +/- {cycle_se:.1f} MB/h over {len(whole)} cycle medians")
+    print(f"floor between visits (per-cycle minimum, cycles 1..{max(full) if full else 0}): "
+          f"{min(floors[full[0]]):.0f} -> {min(floors[full[-1]]):.0f} MB; "
+          f"growth {floor_slope:+.1f} +/- {floor_se:.1f} MB/h")
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
