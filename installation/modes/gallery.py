@@ -31,7 +31,7 @@ from installation.modes.supervision import (
 )
 from installation.pipeline import Pipeline
 from installation.presence import VISITOR
-from installation.record.session import SessionRecorder
+from installation.record.session import SessionRecorder, record_folder
 from installation.render.window import ShowWindow, WindowSettings
 from installation.show import Show
 
@@ -63,6 +63,11 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         stop["requested"] = True
 
+    if show.record.enabled:
+        # A recordings folder that cannot exist is a set-up error: say so at start, while the
+        # technician is watching, not at the first visitor's arrival.
+        folder = record_folder(show)
+        log.info("recording each visit to %s ([record] enabled in the show)", folder)
     previous_term = signal.signal(signal.SIGTERM, request_stop)
     size = show.output.size
     window = ShowWindow(WindowSettings(size=size, screen=options.screen,

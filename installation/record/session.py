@@ -44,7 +44,9 @@ from installation.record.recorder import RecordError
 from installation.record.xdf_writer import NUMERIC_FORMATS, XdfWriter
 from installation.show import Show
 
-__all__ = ["STATUS_CODES", "SessionRecorder", "SessionSettings", "session_file_name"]
+__all__ = [
+    "STATUS_CODES", "SessionRecorder", "SessionSettings", "record_folder", "session_file_name",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -77,6 +79,25 @@ class SessionSettings:
     streams: bool = True
     features: bool = True
     boundary_every_s: float = 10.0
+
+
+def record_folder(show: Show) -> Path:
+    """The show's ``[record] dir`` (relative to the show file), created if missing.
+
+    Raises
+    ------
+    RecordError
+        The folder does not exist and cannot be created.
+    """
+    spec = show.record
+    folder = spec.dir if spec.dir.is_absolute() else show.path.parent / spec.dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RecordError(
+            f"{show.path}: record.dir: cannot create {folder} ({e.strerror or e})"
+        ) from None
+    return folder
 
 
 def session_file_name(started: float) -> str:
@@ -166,13 +187,7 @@ class SessionRecorder:
         spec = show.record
         if not spec.enabled:
             return None
-        folder = spec.dir if spec.dir.is_absolute() else show.path.parent / spec.dir
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RecordError(
-                f"{show.path}: record.dir: cannot create {folder} ({e.strerror or e})"
-            ) from None
+        folder = record_folder(show)
         if settings is None:
             settings = SessionSettings(streams=spec.streams, features=spec.features)
         return cls(folder / session_file_name(started), settings, started=started)

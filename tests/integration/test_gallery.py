@@ -152,3 +152,20 @@ def test_gallery_writes_nothing_biometric_unless_the_show_opts_in(
     assert "mode -> visitor" in run.stderr  # someone really was there
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {"show.toml"}
+
+
+def test_gallery_refuses_to_start_with_a_recordings_folder_it_cannot_create(
+    tmp_path: Path,
+) -> None:
+    # /proc refuses new folders even to root: a set-up error, said at start in one line.
+    show = pinned_show(tmp_path, "never-started", record=Path("/proc/no-such-dir/visits"))
+    run = subprocess.run(
+        [sys.executable, "-m", "installation", "gallery", str(show), "--windowed",
+         "--max-seconds", "5"],
+        cwd=tmp_path, env=dict(os.environ, DISPLAY=""), capture_output=True, text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr
+    assert "record.dir" in lines[0] and "/proc/no-such-dir/visits" in lines[0]
