@@ -3,7 +3,8 @@
 ``Pipeline.step`` runs extract -> map -> (generate) -> render in lock-step. Modes own the
 ends: where chunks come from (recording, LSL), what clock drives them, and where frames go.
 Visitor presence and the visitor's state (baseline calibration, ``state.calm``...) are
-decided here too, so a replay of a recorded visit sees exactly what the gallery saw.
+decided here too, by the same code in every mode. When a visitor leaves, the extractors start
+afresh, so no history of theirs (HRV windows, filters) reaches the next visitor's baseline.
 """
 
 from __future__ import annotations
@@ -88,11 +89,13 @@ class Pipeline:
         self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
         self.visitor_state = make_visitor_state(show)
         self._chunk_status: dict[str, Status] = {}
+        self._stale_since: dict[str, float] = {}
         self.generator = make_generator(show, device=device, buffers=3 if live else 2)
         self.worker = (GeneratorWorker(self.generator, show.generator.rate).start()
                        if live else None)
         self._shown_index = -1
-        self._restarts = 0
+        self._restarts = 0  # over the whole run, for the status file
+        self._backoff = 0  # restarts in a row without a healthy minute between them
         self._restart_at = 0.0
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
         self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
@@ -116,9 +119,22 @@ class Pipeline:
             self._features[key] = self.extractors[key](chunk)
             self._chunk_status[key] = chunk.status
         features = dict(self._features)
-        on = {key: worn(self._chunk_status.get(key), f.status) for key, f in features.items()}
-        if self.presence.update(on, t) and self.presence.mode == VISITOR:
-            self.visitor_state.reset()  # a new visitor: learn their baseline afresh
+        on = {}
+        for key, f in features.items():
+            if f.status is Status.STALE:
+                self._stale_since.setdefault(key, t)
+            else:
+                self._stale_since.pop(key, None)
+            stale_for = t - self._stale_since.get(key, t)
+            on[key] = worn(self._chunk_status.get(key), f.status, stale_for)
+        if self.presence.update(on, t):
+            if self.presence.mode == VISITOR:
+                self.visitor_state.reset()  # a new visitor: learn their baseline afresh
+            else:  # they left: nothing of theirs may shape the next visitor's features
+                self.extractors = {key: make_extractor(key, spec)
+                                   for key, spec in self.show.streams.items()}
+                self._features.clear()
+                self._stale_since.clear()
         if self.presence.mode == VISITOR:
             features[STATE_STREAM] = self.visitor_state(features, t)
         else:
@@ -146,6 +162,7 @@ class Pipeline:
         self.extractors.update(extractors)
         self._features.clear()
         self._chunk_status.clear()
+        self._stale_since.clear()
         self.presence = Presence(self.presence.required, self.presence.arrive_s,
                                  self.presence.leave_s)
         self.visitor_state.reset()
@@ -194,13 +211,17 @@ class Pipeline:
         assert self.worker is not None
         try:
             self.worker.post(controls)
-            return self.worker.latest()
+            image = self.worker.latest()
+            if self._backoff and self.worker.produced >= 60 * self.show.generator.rate:
+                self._backoff = 0  # a healthy minute since the last restart
+            return image
         except RuntimeError as error:
             now = time.monotonic()
             if now < self._restart_at:
                 return None
             self._restarts += 1
-            self._restart_at = now + min(RESTART_BACKOFF_MAX_S, 2.0 ** (self._restarts - 1))
+            self._backoff += 1
+            self._restart_at = now + min(RESTART_BACKOFF_MAX_S, 2.0 ** (self._backoff - 1))
             _log.error("generator failed (%s); restarting it (restart %d)",
                        error.__cause__ or error, self._restarts)
             self.worker = GeneratorWorker(self.generator, self.show.generator.rate).start()

@@ -226,7 +226,7 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class IdleSpec:
-    """``[idle]``: what the piece does when no one is there (no stream delivering data)."""
+    """``[idle]``: what the piece does when no one is there (no visitor present)."""
 
     after_s: float = field(
         default=5.0, metadata=bounds(ge=0.0, le=600.0, doc="Seconds with nobody there (no"
@@ -465,7 +465,13 @@ def _check_references(show: Show, text: str) -> None:
         if source.split(".", 1)[0] not in show.streams:
             raise fail(("visitor", "sources", quantity),
                        f"stream {source.split('.', 1)[0]!r} is not declared in [streams]")
+    state_features = {"calm", "arousal", "calibrated"} | {
+        f"z_{quantity}" for quantity in DEFAULT_STATE_SOURCES}
     for i, mapping in enumerate(show.mappings):
+        if mapping.stream == STATE_STREAM and mapping.feature_name not in state_features:
+            raise fail(("mappings", str(i), "feature"),
+                       f"the visitor's state has no {mapping.feature_name!r} (known: "
+                       f"{', '.join(sorted(state_features))})")
         if mapping.stream not in show.streams and mapping.stream != STATE_STREAM:
             declared = ", ".join(sorted(show.streams)) or "none"
             raise fail(

@@ -111,9 +111,9 @@ class VisitorState:
         -------
         Features
             Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
-            baseline), ``calibrated`` (fraction of the baseline period done, for the
-            quantity furthest from done), and ``z_<q>`` (the smoothed z-score of each
-            quantity, 0 while calibrating). Status ``ok``
+            baseline), ``calibrated`` (fraction of the visit's baseline period done,
+            never decreasing), and ``z_<q>`` (the smoothed z-score of each quantity, 0 until
+            its own baseline is learnt). Status ``ok``
             once any source delivers (``reason`` is ``"calibrating"`` until the baseline is
             learnt), ``stale`` while none does.
         """
@@ -133,12 +133,11 @@ class VisitorState:
             if z is not None:
                 zs[q] = z
         values = {f"z_{q}": self._norms[q].smooth_z for q in cfg.sources}
-        # The slowest quantity that has started: 1.0 exactly when nothing is calibrating.
-        progress = [
-            1.0 if n.calibrated else min(1.0, (n.t_last - n.t_first) / cfg.baseline_s)
-            for n in self._norms.values() if math.isfinite(n.t_first)
-        ]
-        values["calibrated"] = min(progress) if progress else 0.0
+        # The visit's calibration period, from the first value of any quantity: it only ever
+        # grows, so a fade keyed to it cannot flicker. A quantity that starts later (breathing
+        # needs ~20 s of beats) keeps z = 0 until its own baseline_s is learnt.
+        starts = [n.t_first for n in self._norms.values() if math.isfinite(n.t_first)]
+        values["calibrated"] = min(1.0, (t - min(starts)) / cfg.baseline_s) if starts else 0.0
         for idx, name in ((0, "arousal"), (1, "calm")):
             num = den = 0.0
             for q, z in zs.items():
@@ -150,8 +149,7 @@ class VisitorState:
         if not zs:
             status, reason = Status.STALE, "waiting for features"
         else:
-            calibrating = not all(self._norms[q].calibrated for q in zs)
-            status, reason = Status.OK, "calibrating" if calibrating else ""
+            status, reason = Status.OK, "calibrating" if values["calibrated"] < 1.0 else ""
         return Features("state", t, values, status, reason)
 
     def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:

@@ -77,6 +77,7 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
     # Live: the generator runs in its own thread; the display never waits for it.
     pipeline = Pipeline(show, window.ctx, size, show.output.fps, live=True)
     presence = pipeline.presence
+    mode = presence.mode
     recorder: SessionRecorder | None = None
     stats = FrameStats()
     period = 1.0 / show.output.fps
@@ -96,21 +97,22 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
             t = pylsl.local_clock()
             try:
                 chunks = {key: inp.poll() for key, inp in inputs.items()}
-                mode = presence.mode
                 step = pipeline.step(chunks, t, index)
-                if step.mode != mode:
-                    statuses = {key: chunk.status for key, chunk in chunks.items()}
-                    log.info("mode -> %s (visit %d; streams: %s)", step.mode, presence.visits,
-                             _fmt(statuses))
-                    recorder = _switch_recording(show, recorder, step.mode == VISITOR, log)
                 last_frame = step.frame
-                if recorder is not None:
+                if recorder is not None and presence.mode == VISITOR:
                     recorder.write_step(chunks, step.features, step.controls)
             except Exception:  # a fault must not end the show: log it, keep the last frame
                 faults += 1
                 if faults <= 10 or faults % 1000 == 0:
                     log.exception("frame %d failed (fault %d); showing the last good frame",
                                   index, faults)
+            # Checked after the frame, whatever it raised: presence changes inside the step,
+            # and a visit must never go unrecorded or run on into the next visitor's file.
+            if presence.mode != mode:
+                mode = presence.mode
+                log.info("mode -> %s (visit %d; streams: %s)", mode, presence.visits,
+                         _fmt({key: inp.status for key, inp in inputs.items()}))
+                recorder = _switch_recording(show, recorder, mode == VISITOR, log)
             if last_frame is not None:
                 window.present(last_frame)
                 stats.tick()

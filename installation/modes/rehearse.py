@@ -124,6 +124,7 @@ class Rehearsal:
         self.saved_moods: list[Path] = []
         self.last_step: Step | None = None
         self._last_presented: Frame | None = None
+        self._reloaded = False
 
     # -- keys -----------------------------------------------------------------------------
     def _on_key_press(self, symbol: int, _modifiers: int) -> bool:
@@ -168,7 +169,9 @@ class Rehearsal:
     def _chunks(self, t: float) -> dict[str, Chunk]:
         if self.live:
             return {key: inp.poll() for key, inp in self.inputs.items()}
-        if t < self._last_t - 1e-9 or t > self._last_t + 1.0:
+        reloaded, self._reloaded = self._reloaded, False
+        # A reload can take longer than a second of playback; that is not a seek.
+        if t < self._last_t - 1e-9 or (t > self._last_t + 1.0 and not reloaded):
             # A jump (seek, loop): features restart from a warm-up before t long enough to
             # re-learn the visitor's baseline too, so the piece shows what that moment of the
             # recording really drove.
@@ -279,6 +282,7 @@ class Rehearsal:
             self.keys = list(show.streams)
         self.pipeline.release()
         self.pipeline, self.show, self.error = pipeline, show, None
+        self._reloaded = True
         self.shader_watch = ShaderWatcher(self.pipeline.renderer)
         _log.info("reloaded %s", show.path)
 

@@ -70,6 +70,7 @@ def test_an_electrode_off_ends_the_visit_and_the_next_visitor_is_calibrated_afre
     pipeline: Pipeline,
 ) -> None:
     out = _feed(pipeline, _ecg_with_a_gap((25.0, 35.0)), until=45.0)
+    features_at_45 = pipeline.extract({}, 45.0)
     modes = {round(t, 1): mode for t, mode, _ in out}
     assert modes[24.0] == VISITOR
     assert modes[30.0] == IDLE  # flat line: invalid, then gone after leave_s
@@ -82,6 +83,9 @@ def test_an_electrode_off_ends_the_visit_and_the_next_visitor_is_calibrated_afre
     assert 0.0 < state[40.0].values["calibrated"] < 0.5
     assert state[40.0].reason == "calibrating" and state[40.0].values["calm"] == 0.5
     assert state[40.0].values["z_heart_rate"] == 0.0
+    # Fresh extractors too: the second visitor's beats are counted from their own first one,
+    # not on top of the 24 s of the first visitor's (about 30 beats).
+    assert features_at_45["ecg"].values["beat_count"] < 15
 
 
 def test_the_idle_piece_turns_to_an_arriving_visitor_within_two_seconds(

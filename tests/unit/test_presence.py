@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from installation.messages import Status
-from installation.presence import IDLE, VISITOR, Presence, worn
+from installation.presence import IDLE, STALE_GRACE_S, VISITOR, Presence, worn
 
 
 def test_a_stream_is_worn_when_data_flows_and_its_features_are_usable_or_warming_up() -> None:
@@ -43,8 +43,15 @@ def test_presence_ignores_a_short_dropout_but_not_a_departure() -> None:
     assert presence.mode == VISITOR and presence.visits == 2
 
 
-def test_presence_without_required_streams_stays_idle() -> None:
+def test_a_strap_sending_noise_without_a_heartbeat_stops_counting_after_the_grace() -> None:
+    assert worn(Status.OK, Status.STALE, stale_for=STALE_GRACE_S - 0.1)
+    assert not worn(Status.OK, Status.STALE, stale_for=STALE_GRACE_S)
+
+
+def test_without_required_streams_anyone_on_any_stream_is_a_visitor() -> None:
     presence = Presence((), arrive_s=0.0, leave_s=0.0)
     presence.update({}, 0.0)
-    presence.update({}, 1.0)
+    presence.update({"eeg": False}, 1.0)
     assert presence.mode == IDLE and presence.visits == 0
+    presence.update({"eeg": True, "ppg": False}, 2.0)
+    assert presence.mode == VISITOR and presence.visits == 1

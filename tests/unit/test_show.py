@@ -141,6 +141,8 @@ def test_visitor_state_is_fed_by_the_first_stream_of_a_fitting_type(tmp_path: Pa
         ('\n[visitor]\nsources = { heart_rate = "ppg.heart_rate" }\n',
          "visitor.sources.heart_rate: stream 'ppg' is not declared"),
         ('\n[streams.state]\ntype = "EEG"\n', "'state' is reserved"),
+        ('\n[[mappings]]\ncontrol = "c"\nfeature = "state.clam"\n',
+         "mappings[1].feature: the visitor's state has no 'clam'"),
         ("\n[visitor]\nbaseline_s = 0\n", "visitor.baseline_s"),
         ('\n[record]\nenabled = "yes"\n', "record.enabled"),
     ],

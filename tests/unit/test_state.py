@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,20 @@ def test_a_rate_not_yet_known_does_not_enter_the_baseline() -> None:
         out = state({"hr": Features("hr", t, {"heart_rate": hr})}, t)
     assert out is not None and out.values["calibrated"] == 1.0
     assert abs(out.values["z_heart_rate"]) < 2.0 and 0.3 < out.values["arousal"] < 0.7
+
+
+def test_calibration_progress_never_goes_back_when_a_quantity_starts_late() -> None:
+    # Heart rate from the start; breathing (derived from the ECG) only known after 25 s.
+    sources = {"heart_rate": "ecg.heart_rate", "resp_rate": "ecg.resp_rate"}
+    state = VisitorState(StateSettings(baseline_s=15.0, sources=sources))
+    progress, reasons = [], []
+    for k in range(160):
+        t = k * 0.25
+        values = {"heart_rate": 70.0 + np.sin(k), "resp_rate": 0.0 if t < 25 else 14 + np.cos(k)}
+        out = state({"ecg": Features("ecg", t, values)}, t)
+        progress.append(out.values["calibrated"])
+        reasons.append(out.reason)
+    assert all(b >= a for a, b in itertools.pairwise(progress))
+    assert progress[-1] == 1.0 and reasons[-1] == ""
+    assert "calibrating" not in reasons[reasons.index(""):]  # done means done
+    assert out.values["z_resp_rate"] == 0.0  # its own baseline is still being learnt
