@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from installation.messages import Status
+
 __all__ = ["BeatSettings", "BeatTracker"]
 
 
@@ -96,6 +98,15 @@ class BeatTracker:
     @property
     def has_rate(self) -> bool:
         return bool(self._hr_rr)
+
+    def rhythm_status(self, since: float, no_beat_s: float) -> tuple[Status, str]:
+        """The health every heart source reports: ``stale`` while no rate is known yet or no
+        beat came for ``no_beat_s`` (``since``: seconds since the last beat, inf if none)."""
+        if math.isfinite(since) and since > no_beat_s:
+            return Status.STALE, f"no beat for {since:.0f} s"
+        if not self.has_rate or since > no_beat_s:
+            return Status.STALE, "warming up"
+        return Status.OK, ""
 
     def break_chain(self) -> None:
         """The next beat must not form an interval with the previous one (a gap, a reset)."""

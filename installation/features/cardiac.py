@@ -448,10 +448,4 @@ class CardiacExtractor:
             tail = s.hist_raw[-n:]
             if tail.size >= n and np.ptp(tail) <= cfg.flat_tolerance:
                 return Status.INVALID, "flat signal"
-        if not self._tracker.has_rate:
-            if math.isfinite(since) and since > cfg.no_beat_s:
-                return Status.STALE, f"no beat for {since:.0f} s"
-            return Status.STALE, "warming up"
-        if since > cfg.no_beat_s:
-            return Status.STALE, f"no beat for {since:.0f} s"
-        return Status.OK, ""
+        return self._tracker.rhythm_status(since, cfg.no_beat_s)

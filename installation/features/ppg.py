@@ -176,10 +176,4 @@ class PpgExtractor:
             return Status.INVALID, "saturated signal"
         last = self._tracker.last_beat
         since = t - last if math.isfinite(last) else math.inf
-        if not self._tracker.has_rate:
-            if math.isfinite(since) and since > cfg.no_beat_s:
-                return Status.STALE, f"no beat for {since:.0f} s"
-            return Status.STALE, "warming up"
-        if since > cfg.no_beat_s:
-            return Status.STALE, f"no beat for {since:.0f} s"
-        return Status.OK, ""
+        return self._tracker.rhythm_status(since, cfg.no_beat_s)

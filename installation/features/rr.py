@@ -85,10 +85,4 @@ class RrExtractor:
         if t - self._bad_t <= cfg.invalid_hold_s:
             return Status.INVALID, self._bad_reason
         since = t - self._last_ts
-        if since > cfg.no_beat_s:
-            if math.isfinite(since):
-                return Status.STALE, f"no beat for {since:.0f} s"
-            return Status.STALE, "warming up"
-        if not self._tracker.has_rate:
-            return Status.STALE, "warming up"
-        return Status.OK, ""
+        return self._tracker.rhythm_status(since, cfg.no_beat_s)
