@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from installation.errors import ShowError
+from installation.features.state import COMPOSITE_WEIGHTS, STATE_FEATURES
 from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
@@ -321,10 +322,10 @@ class VisitorSpec:
     )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.sources) - set(DEFAULT_STATE_SOURCES))
+        unknown = sorted(set(self.sources) - set(COMPOSITE_WEIGHTS))
         if unknown:
             raise ValueError(f"sources: unknown quantity {unknown[0]!r} (known: "
-                             f"{', '.join(DEFAULT_STATE_SOURCES)})")
+                             f"{', '.join(COMPOSITE_WEIGHTS)})")
         for quantity, source in self.sources.items():
             if "." not in source:
                 raise ValueError(f"sources.{quantity}: {source!r} must be STREAM_KEY.feature")
@@ -465,13 +466,11 @@ def _check_references(show: Show, text: str) -> None:
         if source.split(".", 1)[0] not in show.streams:
             raise fail(("visitor", "sources", quantity),
                        f"stream {source.split('.', 1)[0]!r} is not declared in [streams]")
-    state_features = {"calm", "arousal", "calibrated"} | {
-        f"z_{quantity}" for quantity in DEFAULT_STATE_SOURCES}
     for i, mapping in enumerate(show.mappings):
-        if mapping.stream == STATE_STREAM and mapping.feature_name not in state_features:
+        if mapping.stream == STATE_STREAM and mapping.feature_name not in STATE_FEATURES:
             raise fail(("mappings", str(i), "feature"),
                        f"the visitor's state has no {mapping.feature_name!r} (known: "
-                       f"{', '.join(sorted(state_features))})")
+                       f"{', '.join(sorted(STATE_FEATURES))})")
         if mapping.stream not in show.streams and mapping.stream != STATE_STREAM:
             declared = ", ".join(sorted(show.streams)) or "none"
             raise fail(

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from installation.messages import Features, Status
 
-__all__ = ["COMPOSITE_WEIGHTS", "StateSettings", "VisitorState"]
+__all__ = ["COMPOSITE_WEIGHTS", "STATE_FEATURES", "StateSettings", "VisitorState"]
 
 # quantity -> (arousal weight, calm weight)
 COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -48,6 +48,10 @@ COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
     "engagement": (0.5, 0.0),
     "alpha_rel": (0.0, 1.0),
 }
+# What the state offers to mappings as ``state.<name>``.
+STATE_FEATURES = frozenset(
+    {"calm", "arousal", "calibrated", *(f"z_{q}" for q in COMPOSITE_WEIGHTS)}
+)
 # Rates and variabilities report 0 until they are known: a 0 is "unknown", not a value.
 _POSITIVE = frozenset({"heart_rate", "hrv_rmssd", "resp_rate"})
 

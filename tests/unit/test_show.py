@@ -158,3 +158,12 @@ def test_recording_is_off_unless_the_show_opts_in(tmp_path: Path) -> None:
     assert not load_show(REPO / "show.toml").record.enabled
     show = load_show(write_show(tmp_path, MINIMAL + '\n[record]\nenabled = true\ndir = "rec"\n'))
     assert show.record.enabled and show.record.dir == tmp_path / "rec"
+
+
+def test_every_quantity_of_the_visitor_state_has_a_default_source() -> None:
+    # The composites' quantities (state.py) and where shows take them from (show.py) must not
+    # drift apart: a quantity without a default source would silently never be measured.
+    from installation.features.state import COMPOSITE_WEIGHTS
+    from installation.show import DEFAULT_STATE_SOURCES
+
+    assert set(DEFAULT_STATE_SOURCES) == set(COMPOSITE_WEIGHTS)
