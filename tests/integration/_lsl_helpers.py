@@ -72,3 +72,10 @@ def joined(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
     if not full:
         return np.empty(0), np.empty((0, 0))
     return np.concatenate([c.timestamps for c in full]), np.concatenate([c.data for c in full])
+
+
+def pin_default_show(text: str, source: str) -> str:
+    """The default show's text with its ECG and EEG streams pinned to ``sensors.simulate
+    --source-id SOURCE``, so no other stream on the machine can take over the test."""
+    text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
+    return text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)

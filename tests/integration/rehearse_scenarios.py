@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _lsl_helpers import pin_default_show
 from pythonosc.udp_client import SimpleUDPClient
 
 from installation.modes.rehearse import Rehearsal, RehearsalOptions
@@ -141,10 +142,7 @@ def saved_mood_lands_in_the_show_and_loads_back(artist_show: Path) -> None:
 def live_streams_drive_the_piece_and_the_hud_plots_them(artist_show: Path) -> None:
     # The show pinned to a simulator of its own; no recording: live LSL, as in the gallery.
     source = f"rehearse-live-{uuid.uuid4().hex[:8]}"
-    text = artist_show.read_text()
-    text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
-    text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)
-    artist_show.write_text(text)
+    artist_show.write_text(pin_default_show(artist_show.read_text(), source))
     sim = subprocess.Popen(
         [sys.executable, "-m", "sensors.simulate", "--streams", "ecg,eeg", "--hr", "75",
          "--source-id", source, "--duration", "60"],

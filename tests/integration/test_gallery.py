@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyxdf
+from _lsl_helpers import pin_default_show
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,8 +31,7 @@ def pinned_show(tmp_path: Path, source: str, record: Path | None = None) -> Path
     text = (REPO / "show.toml").read_text()
     if record is not None:
         text += f'\n[record]\nenabled = true\ndir = "{record}"\n'
-    text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-ecg"\n', 1)
-    text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-eeg"\n', 1)
+    text = pin_default_show(text, source)
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
     text = text.replace("size = [640, 360]", "size = [160, 90]")
     path = tmp_path / "show.toml"
