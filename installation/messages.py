@@ -41,6 +41,9 @@ class StreamInfo:
     channel_labels: tuple[str, ...] = ()
     source_id: str = ""
     hostname: str = ""
+    # Per-channel units from the header (desc/channels/channel/unit), () when not declared;
+    # the extractors judge which amplitudes are physically possible by them.
+    channel_units: tuple[str, ...] = ()
 
     @property
     def is_numeric(self) -> bool:

@@ -55,6 +55,7 @@ class BeatSettings:
     hrv_min_intervals: int = 10
     pulse_tau_s: float = 0.25
     neutral_heart_rate: float = 70.0
+    no_beat_s: float = 3.0  # no beat for this long: stale ("no beat for N s")
 
 
 class BeatTracker:
@@ -99,9 +100,10 @@ class BeatTracker:
     def has_rate(self) -> bool:
         return bool(self._hr_rr)
 
-    def rhythm_status(self, since: float, no_beat_s: float) -> tuple[Status, str]:
+    def rhythm_status(self, since: float) -> tuple[Status, str]:
         """The health every heart source reports: ``stale`` while no rate is known yet or no
         beat came for ``no_beat_s`` (``since``: seconds since the last beat, inf if none)."""
+        no_beat_s = self.settings.no_beat_s
         if math.isfinite(since) and since > no_beat_s:
             return Status.STALE, f"no beat for {since:.0f} s"
         if not self.has_rate or since > no_beat_s:

@@ -20,23 +20,28 @@ carried in ``zi``; only the (few) candidate beats are visited in a Python loop.
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
 
+from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
 from installation.features.respiration import SeriesRate, SeriesRateSettings
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["CardiacExtractor", "CardiacSettings"]
 
 
 @dataclass(frozen=True, slots=True)
 class CardiacSettings:
-    """Settings of :class:`CardiacExtractor` (times in seconds, frequencies in Hz)."""
+    """Settings of :class:`CardiacExtractor` (times in seconds, frequencies in Hz).
+
+    Heart-rate, HRV, pulse and "no beat" settings are in ``beats`` (shared with PPG and RR);
+    the sample clock and the raw-signal gates in ``clock`` and ``gates``.
+    """
 
     channel: int = 0
     band: tuple[float, float] = (5.0, 18.0)  # QRS energy; rejects P/T waves and wander
@@ -52,21 +57,10 @@ class CardiacSettings:
     decay_tau_s: float = 0.8
     relearn_s: float = 4.0  # no beat for this long: re-learn levels from the last learn_s
     level_alpha: float = 0.125  # Pan-Tompkins running-estimate weight
-    rr_min_s: float = 0.25
-    rr_max_s: float = 3.0
-    hr_beats: int = 5  # heart rate = 60 / mean of the last hr_beats accepted RR intervals
-    pulse_tau_s: float = 0.25
-    no_beat_s: float = 3.0
-    flat_window_s: float = 0.5
-    flat_tolerance: float = 1e-6  # peak-to-peak (signal units) below which the lead is off
-    invalid_hold_s: float = 0.5  # non-finite samples keep status INVALID this long
-    gap_factor: float = 2.5  # a sample interval this many times the nominal one is a gap
-    rate_tolerance: float = 0.2  # relative change of the measured rate that resets state
-    rate_samples: int = 16  # sample intervals used to measure (and watch) the rate
-    neutral_heart_rate: float = 70.0
-    beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, HRV (the
-    # rr_min_s, rr_max_s, hr_beats, pulse_tau_s, neutral_heart_rate above override its own)
+    beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, rate, HRV
     edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
+    clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=SignalGates)  # flat line: electrode off
 
 
 @dataclass(slots=True)
@@ -80,16 +74,11 @@ class _Levels:
 class _State:
     """Everything the detector remembers between chunks (reset on a rate change)."""
 
-    dt: float = 0.0  # measured sample interval; 0 until known
-    pending_ts: list[np.ndarray] = field(default_factory=list)  # samples before dt is known
-    pending_x: list[np.ndarray] = field(default_factory=list)
-    recent_dt: np.ndarray = field(default_factory=lambda: np.empty(0))
-    last_ts: float = math.nan
     sos_band: np.ndarray | None = None
     sos_hp: np.ndarray | None = None
     zi_band: np.ndarray | None = None
     zi_hp: np.ndarray | None = None
-    need_restart: bool = True  # next finite sample starts a fresh filter segment
+    fresh: bool = True  # the next run starts fresh filters
     # History on absolute sample indices: index of hist[0] is n0.
     n0: int = 0
     hist_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -105,7 +94,7 @@ class _State:
     anchor: int = 0  # last beat or (re)learning point: relearn_s after it, levels are re-learnt
 
 
-class CardiacExtractor:
+class CardiacExtractor(Extractor):
     """Causal heart-beat detector and heart-rate features for one ECG stream.
 
     Parameters
@@ -118,161 +107,51 @@ class CardiacExtractor:
     Notes
     -----
     Call with every :class:`Chunk` of the stream in order; each call returns the features at
-    ``chunk.t_end`` and the beats newly reported in that call.
+    ``chunk.t_end`` and the beats newly reported in that call: ``heart_rate`` (bpm,
+    artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn`` (ms, rolling), ``beat_pulse``,
+    ``beat_phase``, ``beat_count``, ``resp_rate`` (breaths/min from the R-amplitude EDR; 0
+    until known); ``events`` holds a ``"beat"`` event per newly reported beat.
     """
 
+    kind = "ECG"
+
     def __init__(self, settings: CardiacSettings | None = None, stream: str = "ecg") -> None:
-        self.settings = settings or CardiacSettings()
-        self.stream = stream
+        super().__init__(settings or CardiacSettings(), stream)
+
+    def _reset(self) -> None:
+        cfg: CardiacSettings = self.settings
         self._s = _State()
-        # Beat history survives resets: the picture keeps its last heart rate through a gap.
-        cfg = self.settings
-        # The flat rr/hr/pulse settings predate BeatSettings and keep their meaning.
-        beat_cfg = replace(
-            cfg.beats, rr_min_s=cfg.rr_min_s, rr_max_s=cfg.rr_max_s, hr_beats=cfg.hr_beats,
-            pulse_tau_s=cfg.pulse_tau_s, neutral_heart_rate=cfg.neutral_heart_rate,
-        )
-        self._tracker = BeatTracker(beat_cfg)
+        # Beat history survives rate changes and gaps: the picture keeps its last heart rate.
+        self._tracker = BeatTracker(cfg.beats)
         # ECG-derived respiration: the R amplitude swings with breathing (chest impedance,
         # heart axis), sampled once per beat.
         self._edr = SeriesRate(cfg.edr)
-        self._last_reported_r = math.nan
-        self._last_bad_t = -math.inf
 
-    # ------------------------------------------------------------------ public
-    def __call__(self, chunk: Chunk) -> Features:
-        """Process one chunk and return the features at ``chunk.t_end``.
-
-        Parameters
-        ----------
-        chunk
-            Next ECG chunk (any length, including zero). Non-finite samples, flat segments
-            and gaps are tolerated.
-
-        Returns
-        -------
-        Features
-            ``heart_rate`` (bpm, artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn``
-            (ms, rolling), ``beat_pulse``, ``beat_phase``, ``beat_count``, ``resp_rate``
-            (breaths/min from the R-amplitude EDR; 0 until known); ``events`` holds a
-            ``"beat"`` event per newly reported beat.
-        """
-        events: list[Event] = []
-        if chunk.n and not (chunk.info.is_numeric and chunk.data.shape[1] > self.settings.channel):
-            feats = self._features(chunk, events)
-            reason = f"no numeric channel {self.settings.channel}"
-            return Features(self.stream, feats.t, feats.values, Status.INVALID, reason)
-        if chunk.n:
-            ts = np.asarray(chunk.timestamps, dtype=np.float64)
-            x = np.asarray(chunk.data[:, self.settings.channel], dtype=np.float64)
-            events = self._ingest(ts, x)
-        return self._features(chunk, events)
-
-    # ------------------------------------------------------------------ ingestion
-    def _ingest(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
-        s = self._s
-        good = np.isfinite(x) & np.isfinite(ts)
-        if not good.all():
-            bad_ts = ts[~good & np.isfinite(ts)]
-            if bad_ts.size:
-                self._last_bad_t = max(self._last_bad_t, float(bad_ts.max()))
-        if s.dt <= 0.0:
-            return self._collect_for_rate(ts, x)
-        if self._rate_changed(ts[good]):
-            self._reset()
-            return self._collect_for_rate(ts, x)
-        return self._process(ts, x, good)
-
-    def _collect_for_rate(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
-        """Hold samples until enough intervals are seen to measure the sample rate."""
-        s = self._s
-        s.pending_ts.append(ts)
-        s.pending_x.append(x)
-        all_ts = np.concatenate(s.pending_ts)
-        all_x = np.concatenate(s.pending_x)
-        fin = np.isfinite(all_ts)
-        d = np.diff(all_ts[fin])
-        d = d[d > 0]
-        if d.size < self.settings.rate_samples:
-            return []
-        s.dt = float(np.median(d))
-        s.recent_dt = d[-self.settings.rate_samples :]
-        self._design()
-        s.pending_ts, s.pending_x = [], []
-        s.last_ts = math.nan
-        s.need_restart = True
-        ok = np.isfinite(all_x) & fin
-        return self._process(all_ts, all_x, ok)
-
-    def _rate_changed(self, ts_good: np.ndarray) -> bool:
-        s = self._s
-        if ts_good.size == 0:
-            return False
-        prev = np.array([s.last_ts]) if np.isfinite(s.last_ts) else np.empty(0)
-        d = np.diff(np.concatenate([prev, ts_good]))
-        d = d[d > 0]
-        if d.size == 0:
-            return False
-        s.recent_dt = np.concatenate([s.recent_dt, d])[-self.settings.rate_samples :]
-        if s.recent_dt.size < self.settings.rate_samples:
-            return False
-        med = float(np.median(s.recent_dt))
-        return abs(med - s.dt) > self.settings.rate_tolerance * s.dt
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._s = _State()  # every index and filter depends on the rate
+            self._design()
+        self._s.fresh = True
 
     def _design(self) -> None:
         s, cfg = self._s, self.settings
-        fs = 1.0 / s.dt
+        fs = self._clock.fs
         nyq = 0.5 * fs
         lo, hi = cfg.band[0], min(cfg.band[1], 0.45 * fs)
         lo = min(lo, 0.5 * hi)
         s.sos_band = signal.butter(cfg.band_order, [lo / nyq, hi / nyq], "bandpass", output="sos")
         s.sos_hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
 
-    def _reset(self) -> None:
-        """Forget the rate and all filter/detector state (the beat history is kept)."""
-        self._s = _State()
-        self._tracker.break_chain()
-
     def _n(self, seconds: float) -> int:
-        return max(1, round(seconds / self._s.dt))
+        return max(1, round(seconds / self._clock.dt))
 
-    def _process(self, ts: np.ndarray, x: np.ndarray, good: np.ndarray) -> list[Event]:
-        s, cfg = self._s, self.settings
-        # A new filter segment starts after non-finite samples and at time gaps.
-        prev = s.last_ts if np.isfinite(s.last_ts) else -math.inf
-        starts = np.zeros(ts.size, dtype=bool)
-        idx = np.flatnonzero(good)
-        if idx.size == 0:
-            s.need_restart = True
-            return []
-        gts = ts[idx]
-        gaps = np.diff(np.concatenate([[prev], gts])) > cfg.gap_factor * s.dt
-        starts[idx[gaps]] = True
-        # A sample right after a non-finite one also restarts.
-        after_bad = np.zeros(ts.size, dtype=bool)
-        after_bad[1:] = ~good[:-1]
-        starts |= after_bad & good
-        if s.need_restart:
-            starts[idx[0]] = True
-        s.need_restart = not good[-1]
-        s.last_ts = float(gts[-1])
-
-        events: list[Event] = []
-        seg_bounds = np.flatnonzero(starts[idx])
-        cuts = np.concatenate([[0], seg_bounds, [idx.size]])
-        for a, b in itertools.pairwise(cuts):
-            if b <= a:
-                continue
-            restart = bool(starts[idx[a]])
-            events.extend(self._segment(gts[a:b], x[idx[a:b]], restart))
-        return events
-
-    def _segment(self, ts: np.ndarray, x: np.ndarray, restart: bool) -> list[Event]:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         """Filter one continuous run of finite samples and run the detector on it."""
         s, cfg = self._s, self.settings
         assert s.sos_band is not None and s.sos_hp is not None
-        if restart or s.zi_band is None:
+        if s.fresh or s.zi_band is None:
             # Start filters as if the signal had sat at its first value: no step transient.
+            s.fresh = False
             s.zi_band = signal.sosfilt_zi(s.sos_band) * x[0]
             s.zi_hp = signal.sosfilt_zi(s.sos_hp) * x[0]
             s.ma_tail = np.empty(0)
@@ -319,7 +198,7 @@ class CardiacExtractor:
         raw = s.hist_raw[a - s.n0 : end - s.n0]
         # A flat lead only holds filter ringing: levels learnt from it would turn numerical
         # noise into beats, so stay unready until the signal returns.
-        s.levels.ready = bool(seg.size) and float(np.ptp(raw)) > cfg.flat_tolerance
+        s.levels.ready = bool(seg.size) and float(np.ptp(raw)) > cfg.gates.flat_tolerance
         if s.levels.ready:
             s.levels.spk = float(seg.max())
             s.levels.npk = float(np.median(seg))
@@ -335,7 +214,7 @@ class CardiacExtractor:
             rr = self._tracker.median_rr if self._tracker.has_rate else 1.0
             start = s.last_r + self._n(cfg.decay_after_rr * rr)
             k = np.arange(i0, i1) - start
-            decay = np.exp(-np.clip(k, 0, None) * s.dt / cfg.decay_tau_s)
+            decay = np.exp(-np.clip(k, 0, None) * self._clock.dt / cfg.decay_tau_s)
             floor = min(2.0 * lv.npk, base)
             thr = np.maximum(base * decay, floor)
         return thr
@@ -412,7 +291,7 @@ class CardiacExtractor:
             lv.spk += cfg.level_alpha * (peak_f - lv.spk)
         t_r = float(s.hist_ts[r - s.n0])
         reported = float(s.hist_ts[b - 1 - s.n0])
-        self._add_beat(t_r)
+        self._tracker.add_beat(t_r)
         self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
         s.last_r = r
         s.anchor = r
@@ -420,32 +299,13 @@ class CardiacExtractor:
         s.search_from = max(r + self._n(cfg.refractory_s), b)
         return Event("beat", t=t_r, reported=reported)
 
-    def _add_beat(self, t_r: float) -> None:
-        self._tracker.add_beat(t_r)
-        self._last_reported_r = t_r
-
     # ------------------------------------------------------------------ features
-    def _features(self, chunk: Chunk, events: list[Event]) -> Features:
-        s = self._s
-        t = float(chunk.t_end)
-        if not math.isfinite(t):
-            t = s.last_ts if math.isfinite(s.last_ts) else 0.0
-        last = self._last_reported_r
-        since = t - last if math.isfinite(last) else math.inf
+    def _values(self, t: float) -> dict[str, float]:
         values = self._tracker.values(t)
         values["resp_rate"] = self._edr.rate(t)
-        status, reason = self._status(chunk, t, since)
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        return values
 
-    def _status(self, chunk: Chunk, t: float, since: float) -> tuple[Status, str]:
-        cfg, s = self.settings, self._s
-        if chunk.status is not Status.OK:
-            return chunk.status, chunk.reason or chunk.status.value
-        if t - self._last_bad_t <= cfg.invalid_hold_s:
-            return Status.INVALID, "non-finite samples"
-        if s.dt > 0 and s.hist_raw.size:
-            n = self._n(cfg.flat_window_s)
-            tail = s.hist_raw[-n:]
-            if tail.size >= n and np.ptp(tail) <= cfg.flat_tolerance:
-                return Status.INVALID, "flat signal"
-        return self._tracker.rhythm_status(since, cfg.no_beat_s)
+    def _status(self, t: float) -> tuple[Status, str]:
+        last = self._tracker.last_beat
+        since = t - last if math.isfinite(last) else math.inf
+        return self._tracker.rhythm_status(since)

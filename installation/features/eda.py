@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import ClockSettings, SampleClock, channel_samples, chunk_status
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.base import Extractor, SignalGates
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["EdaExtractor", "EdaSettings"]
 
@@ -40,19 +41,21 @@ class EdaSettings:
     rate_window_s: float = 60.0
     pulse_tau_s: float = 2.0
     warmup_s: float = 2.0
-    flat_window_s: float = 2.0
-    flat_tolerance: float = 1e-9
-    saturation_window_s: float = 2.0
     clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=lambda: SignalGates(
+        flat_window_s=2.0, flat_tolerance=1e-9, flat_reason="flat signal (no skin contact?)",
+        saturation_window_s=2.0, saturation_fraction=0.5))
 
 
-class EdaExtractor:
+class EdaExtractor(Extractor):
     """Tonic and phasic skin conductance and SCR events for one EDA stream."""
 
+    kind = "EDA"
+
     def __init__(self, settings: EdaSettings | None = None, stream: str = "eda") -> None:
-        self.settings = settings or EdaSettings()
-        self.stream = stream
-        self._clock = SampleClock(self.settings.clock)
+        super().__init__(settings or EdaSettings(), stream)
+
+    def _reset(self) -> None:
         self._sos: tuple[np.ndarray, np.ndarray] | None = None
         self._scr_times: deque[float] = deque()
         self._last_amp = 0.0
@@ -72,20 +75,13 @@ class EdaExtractor:
         self._steep = False
         self._skip = 0
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Process one chunk; return EDA features at ``chunk.t_end``."""
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._sos = None
+        self._restart_state()
+
+    def _values(self, t: float) -> dict[str, float]:
         cfg = self.settings
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        events: list[Event] = []
-        samples = channel_samples(chunk, cfg.channel)
-        if samples is not None:
-            ts, x = samples
-            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
-                if restart == "rate":
-                    self._sos = None
-                if restart is not None:
-                    self._restart_state()
-                events.extend(self._segment(seg_ts, seg_x))
         while self._scr_times and self._scr_times[0] < t - cfg.rate_window_s:
             self._scr_times.popleft()
         since = t - self._last_peak
@@ -97,10 +93,9 @@ class EdaExtractor:
             "scr_pulse": math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since)
             else 0.0,
         }
-        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        return values
 
-    def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         cfg = self.settings
         fs = self._clock.fs
         if self._sos is None:
@@ -148,14 +143,6 @@ class EdaExtractor:
         return events
 
     def _status(self, t: float) -> tuple[Status, str]:
-        cfg = self.settings
-        reason = self._clock.invalid_reason(t)
-        if reason:
-            return Status.INVALID, reason
-        if self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance):
-            return Status.INVALID, "flat signal (no skin contact?)"
-        if self._clock.saturated(cfg.saturation_window_s, fraction=0.5):
-            return Status.INVALID, "saturated signal"
         if self._clock.dt <= 0 or self._skip:
             return Status.STALE, "warming up"
         return Status.OK, ""

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
+from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
-from installation.features.sampling import ClockSettings, SampleClock, channel_samples, chunk_status
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["PpgExtractor", "PpgSettings"]
 
@@ -43,15 +44,13 @@ class PpgSettings:
     mean_tau_s: float = 10.0  # running mean of z for the offset
     refractory_s: float = 0.3
     warmup_s: float = 2.0  # after a (re)start: filters settle, no beats reported
-    no_beat_s: float = 3.0
-    flat_window_s: float = 0.5
-    flat_tolerance: float = 1e-9
-    saturation_window_s: float = 1.0
     beats: BeatSettings = field(default_factory=BeatSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=lambda: SignalGates(
+        flat_tolerance=1e-9, saturation_window_s=1.0))
 
 
-class PpgExtractor:
+class PpgExtractor(Extractor):
     """Pulse peaks and heart features from one PPG stream.
 
     Values are those of :meth:`BeatTracker.values` (``heart_rate``, ``rr``, ``hrv_rmssd``,
@@ -59,13 +58,21 @@ class PpgExtractor:
     ``"beat"`` event per pulse peak.
     """
 
+    kind = "PPG"
+
     def __init__(self, settings: PpgSettings | None = None, stream: str = "ppg") -> None:
-        self.settings = settings or PpgSettings()
-        self.stream = stream
-        self._clock = SampleClock(self.settings.clock)
+        super().__init__(settings or PpgSettings(), stream)
+
+    def _reset(self) -> None:
         self._tracker = BeatTracker(self.settings.beats)
         self._sos: np.ndarray | None = None
         self._restart_state()
+
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._sos = None
+        self._restart_state()
+        self._tracker.break_chain()
 
     def _restart_state(self) -> None:
         self._zi: np.ndarray | None = None
@@ -78,32 +85,10 @@ class PpgExtractor:
         self._skip = 0  # samples left in the warm-up
         self._last_peak = -math.inf
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Process one chunk; return heart features at ``chunk.t_end``.
+    def _values(self, t: float) -> dict[str, float]:
+        return self._tracker.values(t)
 
-        Parameters
-        ----------
-        chunk
-            Next PPG chunk (any length, zero included; NaN/inf, gaps, rate changes coped with).
-        """
-        cfg = self.settings
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        events: list[Event] = []
-        samples = channel_samples(chunk, cfg.channel)
-        if samples is not None:
-            ts, x = samples
-            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
-                if restart == "rate":
-                    self._sos = None
-                if restart is not None:
-                    self._restart_state()
-                    self._tracker.break_chain()
-                events.extend(self._segment(seg_ts, seg_x))
-        values = self._tracker.values(t)
-        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
-        return Features(self.stream, t, values, status, reason, tuple(events))
-
-    def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         cfg = self.settings
         fs = self._clock.fs
         if self._sos is None:
@@ -166,14 +151,6 @@ class PpgExtractor:
         return events
 
     def _status(self, t: float) -> tuple[Status, str]:
-        cfg = self.settings
-        reason = self._clock.invalid_reason(t)
-        if reason:
-            return Status.INVALID, reason
-        if self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance):
-            return Status.INVALID, "flat signal"
-        if self._clock.saturated(cfg.saturation_window_s):
-            return Status.INVALID, "saturated signal"
         last = self._tracker.last_beat
         since = t - last if math.isfinite(last) else math.inf
-        return self._tracker.rhythm_status(since, cfg.no_beat_s)
+        return self._tracker.rhythm_status(since)

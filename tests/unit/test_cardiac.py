@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from installation.features.cardiac import CardiacExtractor, CardiacSettings
-from installation.features.wfdb212 import read_wfdb212
 from installation.messages import Chunk, Event, Features, Status, StreamInfo
+from tests.wfdb212 import read_wfdb212
 
 FS = 360.0
 DATA = Path(__file__).resolve().parents[1] / "data"

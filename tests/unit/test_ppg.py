@@ -9,9 +9,9 @@ import pytest
 
 from installation.features.cardiac import CardiacExtractor
 from installation.features.ppg import PpgExtractor
-from installation.features.wfdb212 import read_wfdb212
 from installation.messages import Status
 from tests.unit.feature_helpers import feed, series
+from tests.wfdb212 import read_wfdb212
 
 
 def _agreement(ts: np.ndarray, ecg: np.ndarray, ppg: np.ndarray, step: int) -> tuple:
