@@ -52,8 +52,7 @@ def _pattern(p: str) -> re.Pattern[str]:
 
 
 # Every heart source reports the same values (``beats.BeatTracker``).
-HEART = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn", "beat_pulse", "beat_phase", "beat_count",
-         "signal_quality")
+HEART = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn", "beat_pulse", "beat_phase", "beat_count")
 _BANDS = ("delta", "theta", "alpha", "beta", "gamma")
 
 FEATURES: dict[str, FeatureNames] = {

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 
 from installation.messages import Features, Status
 
-__all__ = ["COMPOSITE_WEIGHTS", "STATE_FEATURES", "StateSettings", "VisitorState"]
+__all__ = ["COMPOSITE_WEIGHTS", "STATE_FEATURES", "STATE_STREAM", "StateSettings", "VisitorState"]
+
+STATE_STREAM = "state"  # the feature path of the visitor's state: state.calm, state.arousal...
 
 # quantity -> (arousal weight, calm weight)
 COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -90,7 +92,6 @@ class _Norm:
     m2: float = 0.0  # Welford sum of squares during calibration
     var: float = 0.0
     t_first: float = math.nan
-    t_last: float = math.nan
     calibrated: bool = False
     smooth_z: float = 0.0
 
@@ -114,7 +115,7 @@ class VisitorState:
         Returns
         -------
         Features
-            Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
+            Stream :data:`STATE_STREAM`: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
             baseline), ``calibrated`` (fraction of the visit's baseline period done,
             never decreasing), and ``z_<q>`` (the smoothed z-score of each quantity, 0 until
             its own baseline is learnt). Status ``ok``
@@ -154,7 +155,7 @@ class VisitorState:
             status, reason = Status.STALE, "waiting for features"
         else:
             status, reason = Status.OK, "calibrating" if values["calibrated"] < 1.0 else ""
-        return Features("state", t, values, status, reason)
+        return Features(STATE_STREAM, t, values, status, reason)
 
     def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:
         cfg = self.settings
@@ -162,7 +163,6 @@ class VisitorState:
             return None
         if not math.isfinite(n.t_first):
             n.t_first = t
-        n.t_last = t
         if not n.calibrated:
             n.n += 1
             d = v - n.mean
