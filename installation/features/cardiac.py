@@ -16,11 +16,22 @@ nor neurokit2 offers an incremental detector that keeps its state between chunks
 Everything is defined on absolute sample indices, so the result does not depend on how the
 stream is cut into chunks. Filters run vectorised over each chunk with ``sosfilt`` state
 carried in ``zi``; only the (few) candidate beats are visited in a Python loop.
+
+Signal quality (``quality.py``, ``docs/signal-quality.md``): each beat's shape (the ECG from
+100 ms before to 50 ms after the R-peak, low-passed at 40 Hz) is matched with its neighbours'
+and with the median of the last accepted beats, and every second the VF-filter leakage of the
+last 4 s says whether the rhythm is organised at all. A candidate that is early, unlike the
+template and not larger than a QRS is electrode motion or muscle noise, not an ectopic beat
+(those are large): it is dropped, and it teaches the levels nothing. The levels themselves
+are robust to artefacts: measured against the median peak of the last good beats, a burst
+can neither raise the signal level beyond ``level_clip`` times it nor lift the noise level
+above ``noise_ceiling`` times it, so the detector is not blind to the clean beats after it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +39,7 @@ from scipy import signal
 
 from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.quality import BeatShapes, vf_leakage
 from installation.features.respiration import SeriesRate, SeriesRateSettings
 from installation.features.sampling import ClockSettings, Restart
 from installation.messages import Event, Status
@@ -57,6 +69,18 @@ class CardiacSettings:
     decay_tau_s: float = 0.8
     relearn_s: float = 4.0  # no beat for this long: re-learn levels from the last learn_s
     level_alpha: float = 0.125  # Pan-Tompkins running-estimate weight
+    level_clip: float = 2.0  # no beat counts as more than this times the good beats' peaks
+    noise_ceiling: float = 0.4  # the noise level stays below this fraction of them
+    shape_before_s: float = 0.1  # beat shape for the quality index: around the R-peak
+    shape_after_s: float = 0.05
+    shape_lowpass: float = 40.0  # Hz: mains hum must not make shapes alike
+    reject_corr: float = 0.6  # an early candidate less like the template than this...
+    reject_early: float = 0.85  # ...arriving before this fraction of the median RR...
+    reject_size: float = 1.3  # ...and no larger than this times the signal level: noise
+    organisation_window_s: float = 4.0  # VF-filter leakage over this much ECG
+    organisation_every_s: float = 1.0
+    artefact_factor: float = 4.0  # detection signal this many times the good beats': artefact
+    artefact_every_s: float = 0.25  # how often that is looked for
     beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, rate, HRV
     edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
     clock: ClockSettings = field(default_factory=ClockSettings)
@@ -68,6 +92,13 @@ class _Levels:
     spk: float = 0.0
     npk: float = 0.0
     ready: bool = False
+    # Peaks of the last good beats: a robust reference no artefact can inflate.
+    good_peaks: deque = field(default_factory=lambda: deque(maxlen=8))
+
+    @property
+    def reference(self) -> float:
+        """Median peak of the recent good beats (NaN with fewer than 3)."""
+        return float(np.median(self.good_peaks)) if len(self.good_peaks) >= 3 else math.nan
 
 
 @dataclass(slots=True)
@@ -76,8 +107,10 @@ class _State:
 
     sos_band: np.ndarray | None = None
     sos_hp: np.ndarray | None = None
+    sos_lp: np.ndarray | None = None
     zi_band: np.ndarray | None = None
     zi_hp: np.ndarray | None = None
+    zi_lp: np.ndarray | None = None
     fresh: bool = True  # the next run starts fresh filters
     # History on absolute sample indices: index of hist[0] is n0.
     n0: int = 0
@@ -85,6 +118,9 @@ class _State:
     hist_hp: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_f: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_raw: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hist_lp: np.ndarray = field(default_factory=lambda: np.empty(0))  # low-passed hp: shapes
+    next_organisation: int = 0  # absolute index of the next rhythm-organisation check
+    next_artefact: int = 0  # absolute index of the next artefact check
     ma_tail: np.ndarray = field(default_factory=lambda: np.empty(0))  # for the moving average
     levels: _Levels = field(default_factory=_Levels)
     learn_at: int = -1  # absolute index at which levels are (re)learnt
@@ -126,10 +162,12 @@ class CardiacExtractor(Extractor):
         # ECG-derived respiration: the R amplitude swings with breathing (chest impedance,
         # heart axis), sampled once per beat.
         self._edr = SeriesRate(cfg.edr)
+        self._shapes = BeatShapes()
 
     def _restart(self, why: Restart) -> None:
         if why == "rate":
             self._s = _State()  # every index and filter depends on the rate
+            self._shapes.clear()
             self._design()
         self._s.fresh = True
 
@@ -141,6 +179,7 @@ class CardiacExtractor(Extractor):
         lo = min(lo, 0.5 * hi)
         s.sos_band = signal.butter(cfg.band_order, [lo / nyq, hi / nyq], "bandpass", output="sos")
         s.sos_hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
+        s.sos_lp = signal.butter(2, min(cfg.shape_lowpass, 0.4 * fs) / nyq, output="sos")
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self._clock.dt))
@@ -154,6 +193,7 @@ class CardiacExtractor(Extractor):
             s.fresh = False
             s.zi_band = signal.sosfilt_zi(s.sos_band) * x[0]
             s.zi_hp = signal.sosfilt_zi(s.sos_hp) * x[0]
+            s.zi_lp = np.zeros((s.sos_lp.shape[0], 2))  # the high-passed signal starts at 0
             s.ma_tail = np.empty(0)
             s.crossing = -1
             start_abs = s.n0 + s.hist_ts.size
@@ -166,6 +206,7 @@ class CardiacExtractor(Extractor):
                 s.learn_at = start_abs + self._n(cfg.learn_s)
         band, s.zi_band = signal.sosfilt(s.sos_band, x, zi=s.zi_band)
         hp, s.zi_hp = signal.sosfilt(s.sos_hp, x, zi=s.zi_hp)
+        lp, s.zi_lp = signal.sosfilt(s.sos_lp, hp, zi=s.zi_lp)
         # Causal moving average of |band| over energy_window_s, carried across chunks.
         w = self._n(cfg.energy_window_s)
         mag = np.concatenate([s.ma_tail, np.abs(band)])
@@ -179,8 +220,10 @@ class CardiacExtractor(Extractor):
         s.hist_hp = np.concatenate([s.hist_hp, hp])
         s.hist_f = np.concatenate([s.hist_f, f])
         s.hist_raw = np.concatenate([s.hist_raw, x])
+        s.hist_lp = np.concatenate([s.hist_lp, lp])
         events = self._detect()
-        keep = self._n(max(cfg.learn_s, cfg.relearn_s) + 1.0)
+        self._organisation()
+        keep = self._n(max(cfg.learn_s, cfg.relearn_s, cfg.organisation_window_s) + 1.0)
         if s.hist_ts.size > keep:
             drop = s.hist_ts.size - keep
             s.n0 += drop
@@ -188,7 +231,25 @@ class CardiacExtractor(Extractor):
             s.hist_hp = s.hist_hp[drop:]
             s.hist_f = s.hist_f[drop:]
             s.hist_raw = s.hist_raw[drop:]
+            s.hist_lp = s.hist_lp[drop:]
         return events
+
+    def _organisation(self) -> None:
+        """Every ``organisation_every_s``: is the rhythm made of beats at all (flutter)? And
+        every ``artefact_every_s``: is there activity far larger than any QRS (a burst)?"""
+        s, cfg = self._s, self.settings
+        end = s.n0 + s.hist_ts.size
+        ref = s.levels.reference
+        if end >= s.next_artefact and math.isfinite(ref):
+            k = self._n(cfg.artefact_every_s)
+            s.next_artefact = end + k
+            if float(s.hist_f[-k:].max()) > cfg.artefact_factor * ref:
+                self._tracker.quality.reject(float(s.hist_ts[-1]))
+        n = self._n(cfg.organisation_window_s)
+        if end < s.next_organisation or s.hist_lp.size < n:
+            return
+        s.next_organisation = end + self._n(cfg.organisation_every_s)
+        self._tracker.quality.set_organisation(vf_leakage(s.hist_lp[-n:]))
 
     # ------------------------------------------------------------------ detection
     def _learn(self, end: int) -> None:
@@ -200,8 +261,13 @@ class CardiacExtractor(Extractor):
         # noise into beats, so stay unready until the signal returns.
         s.levels.ready = bool(seg.size) and float(np.ptp(raw)) > cfg.gates.flat_tolerance
         if s.levels.ready:
-            s.levels.spk = float(seg.max())
+            ref = s.levels.reference
+            peak = float(seg.max())
+            # Re-learning after an artefact burst must not learn the burst as the QRS size.
+            s.levels.spk = min(peak, cfg.level_clip * ref) if math.isfinite(ref) else peak
             s.levels.npk = float(np.median(seg))
+            if math.isfinite(ref):
+                s.levels.npk = min(s.levels.npk, cfg.noise_ceiling * ref)
             s.levels.ready = s.levels.spk > s.levels.npk
 
     def _threshold(self, i0: int, i1: int) -> np.ndarray:
@@ -239,7 +305,9 @@ class CardiacExtractor(Extractor):
                 c = s.crossing
                 if end <= c + after:
                     return events
-                events.append(self._confirm(c, before, after))
+                beat = self._confirm(c, before, after)
+                if beat is not None:
+                    events.append(beat)
                 continue
             # Levels go stale when nothing is detected for a long time: re-learn them.
             relearn = s.anchor + self._n(cfg.relearn_s)
@@ -265,8 +333,12 @@ class CardiacExtractor(Extractor):
             s.search_from = max(s.search_from, end)
             return events
 
-    def _confirm(self, c: int, before: int, after: int) -> Event:
-        """Locate the R-peak around crossing ``c`` and update the adaptive levels."""
+    def _confirm(self, c: int, before: int, after: int) -> Event | None:
+        """Locate the R-peak around crossing ``c``, judge it, update the adaptive levels.
+
+        Returns the beat, or ``None`` for a candidate judged to be noise (see the module
+        notes); the search then goes on right after it.
+        """
         s, cfg = self._s, self.settings
         a = max(c - before, s.n0, s.search_from - before)
         b = c + after + 1
@@ -274,13 +346,27 @@ class CardiacExtractor(Extractor):
         dev = np.abs(hp - np.median(hp))
         r = a + int(np.argmax(dev))
         peak_f = float(s.hist_f[c - s.n0 : b - s.n0].max())
+        t_r = float(s.hist_ts[r - s.n0])
         lv = s.levels
+        shape = self._beat_shape(r, b)
+        tracker = self._tracker
+        early = (math.isfinite(tracker.last_beat) and tracker.has_rate
+                 and t_r - tracker.last_beat < cfg.reject_early * tracker.median_rr)
+        if (shape is not None and early and peak_f < cfg.reject_size * lv.spk
+                and self._shapes.template(shape) < cfg.reject_corr):
+            s.crossing = -1
+            s.search_from = b
+            tracker.quality.reject(t_r)
+            return None
         if s.last_r >= 0:
-            # Noise level: the largest detection-signal excursion between the two beats.
+            # Noise level: the largest detection-signal excursion between the two beats,
+            # never above a fraction of the signal level (an artefact is no noise floor).
             na = s.last_r + self._n(cfg.refractory_s)
             nb = c - before
             if nb > na:
                 noise = float(s.hist_f[max(na, s.n0) - s.n0 : nb - s.n0].max(initial=0.0))
+                ref = lv.reference if math.isfinite(lv.reference) else lv.spk
+                noise = min(noise, cfg.noise_ceiling * ref)
                 lv.npk += cfg.level_alpha * (noise - lv.npk)
         base = lv.npk + cfg.threshold_fraction * (lv.spk - lv.npk)
         if peak_f < base:
@@ -288,16 +374,37 @@ class CardiacExtractor(Extractor):
             # slipped, gain changed). A slow running average would miss the next beats too.
             lv.spk = peak_f
         else:
-            lv.spk += cfg.level_alpha * (peak_f - lv.spk)
-        t_r = float(s.hist_ts[r - s.n0])
+            ref = lv.reference if math.isfinite(lv.reference) else lv.spk
+            lv.spk += cfg.level_alpha * (min(peak_f, cfg.level_clip * ref) - lv.spk)
         reported = float(s.hist_ts[b - 1 - s.n0])
-        self._tracker.add_beat(t_r)
+        if shape is not None:
+            good = tracker.add_beat(t_r, self._shapes.neighbours(shape),
+                                    self._shapes.previous(shape), peak_f,
+                                    self._shapes.template(shape))
+            self._shapes.add(shape, accepted=good)
+            if tracker.quality.entered:
+                self._shapes.restart_template(tracker.quality.settings.entry_beats)
+        else:
+            good = tracker.add_beat(t_r, amplitude=peak_f)
+        if good:
+            lv.good_peaks.append(peak_f)
         self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
         s.last_r = r
         s.anchor = r
         s.crossing = -1
         s.search_from = max(r + self._n(cfg.refractory_s), b)
         return Event("beat", t=t_r, reported=reported)
+
+    def _beat_shape(self, r: int, b: int) -> np.ndarray | None:
+        """The beat's shape: the low-passed ECG from ``shape_before_s`` before the R-peak at
+        ``r`` up to ``shape_after_s`` after it, or to ``b`` (one past the samples seen at
+        confirmation, which does not depend on how the stream is chunked). None at a start."""
+        s, cfg = self._s, self.settings
+        a = r - self._n(cfg.shape_before_s)
+        end = min(r + self._n(cfg.shape_after_s), b)
+        if a < s.n0:
+            return None
+        return s.hist_lp[a - s.n0 : end - s.n0].copy()
 
     # ------------------------------------------------------------------ features
     def _values(self, t: float) -> dict[str, float]:
@@ -306,6 +413,4 @@ class CardiacExtractor(Extractor):
         return values
 
     def _status(self, t: float) -> tuple[Status, str]:
-        last = self._tracker.last_beat
-        since = t - last if math.isfinite(last) else math.inf
-        return self._tracker.rhythm_status(since)
+        return self._tracker.rhythm_status(t)

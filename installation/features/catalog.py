@@ -52,7 +52,8 @@ def _pattern(p: str) -> re.Pattern[str]:
 
 
 # Every heart source reports the same values (``beats.BeatTracker``).
-HEART = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn", "beat_pulse", "beat_phase", "beat_count")
+HEART = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn", "beat_pulse", "beat_phase", "beat_count",
+         "signal_quality")
 _BANDS = ("delta", "theta", "alpha", "beta", "gamma")
 
 FEATURES: dict[str, FeatureNames] = {

@@ -151,6 +151,4 @@ class PpgExtractor(Extractor):
         return events
 
     def _status(self, t: float) -> tuple[Status, str]:
-        last = self._tracker.last_beat
-        since = t - last if math.isfinite(last) else math.inf
-        return self._tracker.rhythm_status(since)
+        return self._tracker.rhythm_status(t)

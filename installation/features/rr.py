@@ -87,5 +87,4 @@ class RrExtractor(Extractor):
         cfg = self.settings
         if t - self._bad_t <= cfg.invalid_hold_s:
             return Status.INVALID, self._bad_reason
-        since = t - self._last_ts
-        return self._tracker.rhythm_status(since)
+        return self._tracker.rhythm_status(t)

@@ -216,7 +216,7 @@ def test_features_before_and_after_beats() -> None:
     assert 0.0 <= last.values["beat_phase"] < 1.0
     assert last.values["beat_count"] == sum(len(f.events) for f in [first, *feats])
     # The pulse peaks in the chunk reporting a beat and decays with pulse_tau_s.
-    with_beat = next(f for f in feats if f.events)
+    with_beat = next(f for f in feats if f.events and f.status is Status.OK)
     since = with_beat.t - with_beat.events[-1].t
     assert with_beat.values["beat_pulse"] == pytest.approx(np.exp(-since / 0.25))
 
