@@ -13,10 +13,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import moderngl
 
+from installation.features.heart_sources import HeartCrossCheck, heart_fallbacks, heart_keys
 from installation.features.registry import FeatureExtractor, make_feature_extractor
 from installation.features.state import StateSettings, VisitorState
 from installation.generator.factory import make_generator
@@ -41,6 +42,7 @@ class Step:
     features: Mapping[str, Features]
     generated: GeneratedImage | None  # the new generator image, if one was made this step
     mode: str = "idle"  # presence: "idle" or "visitor"
+    chunks: Mapping[str, Chunk] = field(default_factory=dict)  # what the streams delivered
 
 
 def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
@@ -51,9 +53,11 @@ def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
 def make_visitor_state(show: Show) -> VisitorState:
     """The show's ``[visitor]`` calibration and composites, fed by its streams."""
     v = show.visitor
+    types = {key: spec.type for key, spec in show.streams.items()}
     return VisitorState(StateSettings(
         baseline_s=v.baseline_s, adapt_tau_s=v.adapt_tau_s, smooth_tau_s=v.smooth_tau_s,
         gain=v.gain, sources=show.state_sources(),
+        fallbacks=heart_fallbacks(types, show.state_sources()),
     ))
 
 
@@ -88,6 +92,8 @@ class Pipeline:
         required = tuple(key for key, spec in show.streams.items() if spec.required)
         self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
         self.visitor_state = make_visitor_state(show)
+        # Two heart sensors that disagree: the worse one is marked (features/heart_sources.py).
+        self.cross_check = HeartCrossCheck(heart_keys({k: s.type for k, s in show.streams.items()}))
         self._chunk_status: dict[str, Status] = {}
         self._stale_since: dict[str, float] = {}
         self.generator = make_generator(show, device=device, buffers=3 if live else 2)
@@ -135,6 +141,7 @@ class Pipeline:
                                    for key, spec in self.show.streams.items()}
                 self._features.clear()
                 self._stale_since.clear()
+        features = self.cross_check(features)
         if self.presence.mode == VISITOR:
             features[STATE_STREAM] = self.visitor_state(features, t)
         else:
@@ -202,7 +209,7 @@ class Pipeline:
         if self.limiter is not None:
             frame = self.limiter(frame)
         return Step(frame=frame, controls=controls, features=features, generated=generated,
-                    mode=self.presence.mode)
+                    mode=self.presence.mode, chunks=chunks)
 
     def _live_image(self, controls: Controls) -> GeneratedImage | None:
         # A dead generator thread (a driver fault, out of GPU memory) must not freeze the

@@ -69,6 +69,14 @@ class EegSettings:
     baseline_warmup_s: float = 5.0
     line_hz: tuple[float, ...] = (50.0, 60.0)
     line_ratio_max: float = 10.0  # mains power / 1-30 Hz power above which: excluded
+    # Channels that are not EEG. A packet counter (OpenBCI's channel 0: 0, 2, ..., 254, 0...)
+    # or a time channel steps by the same amount almost every sample; real EEG, float or
+    # integer, does not. A channel this many orders of magnitude off the others' median
+    # spread, or outside the plausible EEG spread in its declared unit, has the wrong scale.
+    counter_fraction: float = 0.8  # of the window's steps equal to their median, non-zero
+    monotonic_fraction: float = 0.98  # of the steps with one sign
+    scale_orders: float = 3.0
+    scale_uv: tuple[float, float] = (0.01, 1e5)  # detrended std in µV, if the unit is declared
     asymmetry_pairs: tuple[tuple[str, str], ...] = (
         ("F3", "F4"), ("AF7", "AF8"), ("Fp1", "Fp2"), ("F7", "F8"), ("AF3", "AF4"),
     )
@@ -84,7 +92,11 @@ def _neutral(settings: EegSettings) -> dict[str, float]:
     return values
 
 
-_SOFT = ("saturated", "motion", "line noise")  # faults that leave a usable, if worse, signal
+_SOFT = ("saturated", "motion", "line noise")
+# Declared unit -> µV per unit, for the EEG scale check.
+_MICROVOLTS = {"v": 1e6, "volt": 1e6, "volts": 1e6, "mv": 1e3, "millivolt": 1e3,
+               "millivolts": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0,
+               "microvolts": 1.0, "nv": 1e-3}  # faults that leave a usable, if worse, signal
 
 
 @functools.lru_cache(maxsize=8)
@@ -179,6 +191,8 @@ class EegExtractor(Extractor):
         self._verdict = (Status.STALE, "warming up")
         self._labels: tuple[str, ...] = ()
         self._labels_for: tuple[tuple[str, ...], int] | None = None
+        self._units: tuple[str, ...] = ()
+        self._hum_skipped = ""
         self._band_key: tuple[int, float] = (0, 0.0)
         self._band_w = np.empty((0, 0))
 
@@ -189,6 +203,10 @@ class EegExtractor(Extractor):
         if x.shape[1] == 0:
             return None
         self._labels = self._channel_labels(chunk)
+        units = chunk.info.channel_units
+        if self.settings.channels:
+            units = tuple(units[c] if c < len(units) else "" for c in self.settings.channels)
+        self._units = units
         return x
 
     def _missing_reason(self, chunk: Chunk) -> str:
@@ -290,12 +308,24 @@ class EegExtractor(Extractor):
         warm = s.baseline_time >= cfg.baseline_warmup_s
         base = np.where(np.isfinite(s.baseline), s.baseline, amp)
         rel = np.divide(amp, base, out=np.ones_like(amp), where=base > 0)
+        steps = np.diff(clean, axis=0)
+        med_step = np.median(steps, axis=0)
+        counter = (np.mean(steps == med_step, axis=0) >= cfg.counter_fraction) & (med_step != 0)
+        rising = np.mean(steps > 0, axis=0)
+        monotonic = np.maximum(rising, np.mean(steps < 0, axis=0)) >= cfg.monotonic_fraction
+        scale = self._wrong_scale(amp, finite & (ptp > cfg.flat_tolerance) & ~counter)
         bad: dict[int, str] = {}
         for c in range(win.shape[1]):
             if not finite[c]:
                 bad[c] = "non-finite"
             elif ptp[c] <= cfg.flat_tolerance:
                 bad[c] = "flat"
+            elif counter[c]:
+                bad[c] = "counter (not EEG)"
+            elif monotonic[c]:
+                bad[c] = "monotonic (not EEG)"
+            elif scale[c]:
+                bad[c] = scale[c]
             elif pinned[c] >= cfg.saturation_fraction:
                 bad[c] = "saturated"
             elif warm and rel[c] > cfg.motion_factor:
@@ -313,13 +343,40 @@ class EegExtractor(Extractor):
         s.baseline_time += cfg.update_s
         return bad, blink
 
+    def _wrong_scale(self, amp: np.ndarray, live: np.ndarray) -> list[str]:
+        """Per channel, why its amplitude cannot be EEG's ("" when it can)."""
+        cfg = self.settings
+        out = [""] * amp.size
+        units = self._units
+        for c in range(amp.size):
+            if not live[c] or c >= len(units) or not units[c]:
+                continue
+            per_uv = _MICROVOLTS.get(units[c].strip().lower().replace(" ", ""))
+            if per_uv is not None:
+                uv = amp[c] * per_uv
+                if not cfg.scale_uv[0] <= uv <= cfg.scale_uv[1]:
+                    out[c] = f"wrong scale ({uv:.2g} µV spread)"
+        if live.sum() >= 3:
+            ref = float(np.median(amp[live]))
+            for c in np.flatnonzero(live):
+                if not out[c] and ref > 0 and amp[c] > 0 and abs(
+                        math.log10(amp[c] / ref)) > cfg.scale_orders:
+                    out[c] = f"wrong scale ({amp[c] / ref:.0e} x the others)"
+        return out
+
     def _analyse(self) -> None:
         s, cfg = self._s, self.settings
         win = np.roll(s.buf, -s.write, axis=0)  # oldest sample first
         bad, blink = self._quality(win)
         finite = np.array([bad.get(c) != "non-finite" for c in range(win.shape[1])])
         if len(bad) == win.shape[1] and not any(r in ("saturated", "motion") for r in bad.values()):
-            self._set_invalid("no finite channel" if not finite.any() else "flat signal")
+            why = set(bad.values())
+            if not finite.any():
+                self._set_invalid("no finite channel")
+            elif why == {"flat"}:
+                self._set_invalid("flat signal")
+            else:
+                self._set_invalid(f"no usable channel ({', '.join(sorted(why))})")
             return
         fs = self._clock.fs
         nper = min(win.shape[0], max(4, round(cfg.segment_s * fs)))
@@ -387,6 +444,8 @@ class EegExtractor(Extractor):
                 parts.append(f"{len(bad)} channel(s) excluded: {named}")
             if degraded:
                 parts.append(f"degraded: {degraded}")
+            if self._hum_skipped:
+                parts.append(self._hum_skipped)
             self._verdict = (Status.OK, "; ".join(parts))
         else:
             self._set_invalid("non-finite band power")
@@ -401,6 +460,10 @@ class EegExtractor(Extractor):
         f = np.round(freqs, 6)
         ranges = [(lo, hi) for _, lo, hi in cfg.bands] + [cfg.total_band]
         ranges += [(hz - 2.0, hz + 2.0) for hz in cfg.line_hz if hz + 2.0 < top]
+        # A 51-Hz device (against a nominal 125) has its Nyquist at 25.5 Hz: mains hum cannot
+        # be measured, and an unmeasured check must not read as a clean one.
+        self._hum_skipped = "" if any(hz + 2.0 < top for hz in cfg.line_hz) else (
+            f"hum check skipped (mains above Nyquist, {0.5 * fs:.1f} Hz)")
         return np.array([((f >= lo) & (f < min(hi, top))) * df for lo, hi in ranges])
 
     def _label_of(self, c: int, n: int) -> str:

@@ -81,6 +81,9 @@ class StateSettings:
             "alpha_rel": "eeg.alpha_rel",
         }
     )
+    # quantity -> further "stream.feature"s read, in order, while the source is not ok (a
+    # second heart sensor when the first is noisy or disagrees: ``heart_sources.py``).
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -127,11 +130,9 @@ class VisitorState:
         self._t = t
         zs: dict[str, float] = {}
         for q, source in cfg.sources.items():
-            stream, _, name = source.partition(".")
-            f = features.get(stream)
-            if f is None or f.status is not Status.OK or name not in f.values:
+            value = self._read(features, (source, *cfg.fallbacks.get(q, ())))
+            if value is None:
                 continue
-            value = float(f.values[name])
             if q in _POSITIVE and not value > 0.0:
                 continue
             z = self._update(self._norms[q], value, t, dt)
@@ -156,6 +157,16 @@ class VisitorState:
         else:
             status, reason = Status.OK, "calibrating" if values["calibrated"] < 1.0 else ""
         return Features(STATE_STREAM, t, values, status, reason)
+
+    @staticmethod
+    def _read(features: Mapping[str, Features], sources: tuple[str, ...]) -> float | None:
+        """The first ``ok`` value among ``sources`` (``stream.feature``), if any."""
+        for source in sources:
+            stream, _, name = source.partition(".")
+            f = features.get(stream)
+            if f is not None and f.status is Status.OK and name in f.values:
+                return float(f.values[name])
+        return None
 
     def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:
         cfg = self.settings
