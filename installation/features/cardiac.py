@@ -73,7 +73,8 @@ class CardiacSettings:
     noise_ceiling: float = 0.4  # the noise level stays below this fraction of them
     shape_before_s: float = 0.1  # beat shape for the quality index: around the R-peak
     shape_after_s: float = 0.05
-    shape_lowpass: float = 40.0  # Hz: mains hum must not make shapes alike
+    shape_lowpass: float = 40.0  # Hz: muscle noise and hum must not make shapes alike
+    mains_hz: tuple[float, ...] = (50.0, 60.0)  # notched out of the shapes
     reject_corr: float = 0.6  # an early candidate less like the template than this...
     reject_early: float = 0.85  # ...arriving before this fraction of the median RR...
     reject_size: float = 1.3  # ...and no larger than this times the signal level: noise
@@ -179,7 +180,12 @@ class CardiacExtractor(Extractor):
         lo = min(lo, 0.5 * hi)
         s.sos_band = signal.butter(cfg.band_order, [lo / nyq, hi / nyq], "bandpass", output="sos")
         s.sos_hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
-        s.sos_lp = signal.butter(2, min(cfg.shape_lowpass, 0.4 * fs) / nyq, output="sos")
+        lp = signal.butter(2, min(cfg.shape_lowpass, 0.4 * fs) / nyq, output="sos")
+        # Mains hum makes any two windows alike: notch it out of the shapes too (a strap on a
+        # chair picks up little else).
+        notches = [signal.tf2sos(*signal.iirnotch(hz, 10.0, fs)) for hz in cfg.mains_hz
+                   if hz < 0.45 * fs]
+        s.sos_lp = np.concatenate([lp, *notches])
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self._clock.dt))

@@ -152,7 +152,7 @@ class QualitySettings:
     entry_regular: float = 0.2  # the entry run's intervals within this of their median
     entry_amplitude: tuple[float, float] = (0.7, 1.43)  # amplitude vs the previous beat's
     window_beats: int = 8  # the quality index: fraction of good beats among these
-    leave_fraction: float = 0.5  # trust is lost when fewer of the window's beats are good
+    leave_fraction: float = 0.6  # trust is lost when fewer of the window's beats are good
     rhythm_tolerance: float = 0.15  # an interval this close to the recent median: in rhythm
     rhythm_amplitude: tuple[float, float] = (0.6, 1.67)  # amplitude vs the recent median
     hr_range: tuple[float, float] = (30.0, 220.0)  # plausible heart rates
