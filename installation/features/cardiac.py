@@ -82,6 +82,7 @@ class CardiacSettings:
     organisation_every_s: float = 1.0
     artefact_factor: float = 4.0  # detection signal this many times the good beats': artefact
     artefact_every_s: float = 0.25  # how often that is looked for
+    untrusted_relearn_s: float = 1.0  # while the beats are judged noise: re-learn levels
     beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, rate, HRV
     edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
     clock: ClockSettings = field(default_factory=ClockSettings)
@@ -122,6 +123,7 @@ class _State:
     hist_lp: np.ndarray = field(default_factory=lambda: np.empty(0))  # low-passed hp: shapes
     next_organisation: int = 0  # absolute index of the next rhythm-organisation check
     next_artefact: int = 0  # absolute index of the next artefact check
+    relearned: int = 0  # absolute index of the last re-learning while untrusted
     ma_tail: np.ndarray = field(default_factory=lambda: np.empty(0))  # for the moving average
     levels: _Levels = field(default_factory=_Levels)
     learn_at: int = -1  # absolute index at which levels are (re)learnt
@@ -337,7 +339,28 @@ class CardiacExtractor(Extractor):
                     s.learn_at = relearn + self._n(cfg.learn_s)
                 continue
             s.search_from = max(s.search_from, end)
+            self._relearn_if_untrusted(end)
             return events
+
+    def _relearn_if_untrusted(self, end: int) -> None:
+        """While the beats are judged noise, re-learn the levels every ``untrusted_relearn_s``.
+
+        Levels learnt on noise sit below the floor of a real ECG that follows it (a strap put
+        on after lying on a chair): its detection signal never falls below the threshold, so
+        no rising crossing, and no QRS, is ever seen. Learning afresh from the last
+        ``learn_s`` finds the QRS as the peak, and the detector locks on within a beat.
+        """
+        s, cfg = self._s, self.settings
+        q = self._tracker.quality
+        if q.trusted or q.hold_reason != "noisy" or s.crossing >= 0:
+            return
+        if end - s.relearned < self._n(cfg.untrusted_relearn_s) or end - s.n0 < self._n(
+                cfg.learn_s):
+            return
+        s.relearned = end
+        self._learn(end)
+        if not s.levels.ready:
+            s.learn_at = end + self._n(cfg.learn_s)
 
     def _confirm(self, c: int, before: int, after: int) -> Event | None:
         """Locate the R-peak around crossing ``c``, judge it, update the adaptive levels.
@@ -380,8 +403,11 @@ class CardiacExtractor(Extractor):
             # slipped, gain changed). A slow running average would miss the next beats too.
             lv.spk = peak_f
         else:
-            ref = lv.reference if math.isfinite(lv.reference) else lv.spk
-            lv.spk += cfg.level_alpha * (min(peak_f, cfg.level_clip * ref) - lv.spk)
+            # Clipped against the good beats' peaks once there are some; before (a first
+            # heart after noise), the level must be free to climb to it at once.
+            ref = lv.reference
+            used = min(peak_f, cfg.level_clip * ref) if math.isfinite(ref) else peak_f
+            lv.spk += cfg.level_alpha * (used - lv.spk)
         reported = float(s.hist_ts[b - 1 - s.n0])
         if shape is not None:
             good = tracker.add_beat(t_r, self._shapes.neighbours(shape),
