@@ -60,6 +60,7 @@ class BeatSettings:
     median_beats: int = 9  # reference for the artefact rules
     outlier_fraction: float = 0.25
     accept_run: int = 3
+    rhythm_change: tuple[float, float] = (0.6, 1.67)  # a new rhythm's RR vs the old one's
     hrv_window_s: float = 60.0
     hrv_min_intervals: int = 10
     pulse_tau_s: float = 0.25
@@ -270,6 +271,9 @@ class BeatTracker:
         m = statistics.median(run)
         if any(abs(r - m) > cfg.outlier_fraction * m for r in run):
             return False
+        ref = self.median_rr
+        if math.isfinite(ref) and not cfg.rhythm_change[0] <= m / ref <= cfg.rhythm_change[1]:
+            return False  # no heart doubles (or halves) its rate within a few beats
         self._hr_rr.clear()
         self._hr_rr.extend(run)
         self._last_rr = run[-1]

@@ -22,7 +22,8 @@ Signal quality (``quality.py``, ``docs/signal-quality.md``): each beat's shape (
 and with the median of the last accepted beats, and every second the VF-filter leakage of the
 last 4 s says whether the rhythm is organised at all. A candidate that is early, unlike the
 template and not larger than a QRS is electrode motion or muscle noise, not an ectopic beat
-(those are large): it is dropped, and it teaches the levels nothing. The levels themselves
+(those are large): it is dropped, and it teaches the levels nothing; so is an early one
+under half the size of the good beats (a T wave, a noise spike). The levels themselves
 are robust to artefacts: measured against the median peak of the last good beats, a burst
 can neither raise the signal level beyond ``level_clip`` times it nor lift the noise level
 above ``noise_ceiling`` times it, so the detector is not blind to the clean beats after it.
@@ -78,6 +79,7 @@ class CardiacSettings:
     reject_corr: float = 0.6  # an early candidate less like the template than this...
     reject_early: float = 0.85  # ...arriving before this fraction of the median RR...
     reject_size: float = 1.3  # ...and no larger than this times the signal level: noise
+    reject_small: float = 0.5  # an early candidate under this fraction of good beats: noise
     organisation_window_s: float = 4.0  # VF-filter leakage over this much ECG
     organisation_every_s: float = 1.0
     artefact_factor: float = 4.0  # detection signal this many times the good beats': artefact
@@ -109,10 +111,8 @@ class _State:
 
     sos_band: np.ndarray | None = None
     sos_hp: np.ndarray | None = None
-    sos_lp: np.ndarray | None = None
     zi_band: np.ndarray | None = None
     zi_hp: np.ndarray | None = None
-    zi_lp: np.ndarray | None = None
     fresh: bool = True  # the next run starts fresh filters
     # History on absolute sample indices: index of hist[0] is n0.
     n0: int = 0
@@ -120,7 +120,6 @@ class _State:
     hist_hp: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_f: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_raw: np.ndarray = field(default_factory=lambda: np.empty(0))
-    hist_lp: np.ndarray = field(default_factory=lambda: np.empty(0))  # low-passed hp: shapes
     next_organisation: int = 0  # absolute index of the next rhythm-organisation check
     next_artefact: int = 0  # absolute index of the next artefact check
     relearned: int = 0  # absolute index of the last re-learning while untrusted
@@ -181,13 +180,14 @@ class CardiacExtractor(Extractor):
         lo, hi = cfg.band[0], min(cfg.band[1], 0.45 * fs)
         lo = min(lo, 0.5 * hi)
         s.sos_band = signal.butter(cfg.band_order, [lo / nyq, hi / nyq], "bandpass", output="sos")
-        s.sos_hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
+        hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
         lp = signal.butter(2, min(cfg.shape_lowpass, 0.4 * fs) / nyq, output="sos")
         # Mains hum makes any two windows alike: notch it out of the shapes too (a strap on a
-        # chair picks up little else).
+        # chair picks up little else). One cascade (a single sosfilt call per chunk): the
+        # R-peak is located on the same conditioned ECG that gives the beat shapes.
         notches = [signal.tf2sos(*signal.iirnotch(hz, 10.0, fs)) for hz in cfg.mains_hz
                    if hz < 0.45 * fs]
-        s.sos_lp = np.concatenate([lp, *notches])
+        s.sos_hp = np.concatenate([hp, lp, *notches])
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self._clock.dt))
@@ -201,7 +201,6 @@ class CardiacExtractor(Extractor):
             s.fresh = False
             s.zi_band = signal.sosfilt_zi(s.sos_band) * x[0]
             s.zi_hp = signal.sosfilt_zi(s.sos_hp) * x[0]
-            s.zi_lp = np.zeros((s.sos_lp.shape[0], 2))  # the high-passed signal starts at 0
             s.ma_tail = np.empty(0)
             s.crossing = -1
             start_abs = s.n0 + s.hist_ts.size
@@ -214,7 +213,6 @@ class CardiacExtractor(Extractor):
                 s.learn_at = start_abs + self._n(cfg.learn_s)
         band, s.zi_band = signal.sosfilt(s.sos_band, x, zi=s.zi_band)
         hp, s.zi_hp = signal.sosfilt(s.sos_hp, x, zi=s.zi_hp)
-        lp, s.zi_lp = signal.sosfilt(s.sos_lp, hp, zi=s.zi_lp)
         # Causal moving average of |band| over energy_window_s, carried across chunks.
         w = self._n(cfg.energy_window_s)
         mag = np.concatenate([s.ma_tail, np.abs(band)])
@@ -228,7 +226,6 @@ class CardiacExtractor(Extractor):
         s.hist_hp = np.concatenate([s.hist_hp, hp])
         s.hist_f = np.concatenate([s.hist_f, f])
         s.hist_raw = np.concatenate([s.hist_raw, x])
-        s.hist_lp = np.concatenate([s.hist_lp, lp])
         events = self._detect()
         self._organisation()
         keep = self._n(max(cfg.learn_s, cfg.relearn_s, cfg.organisation_window_s) + 1.0)
@@ -239,7 +236,6 @@ class CardiacExtractor(Extractor):
             s.hist_hp = s.hist_hp[drop:]
             s.hist_f = s.hist_f[drop:]
             s.hist_raw = s.hist_raw[drop:]
-            s.hist_lp = s.hist_lp[drop:]
         return events
 
     def _organisation(self) -> None:
@@ -254,10 +250,10 @@ class CardiacExtractor(Extractor):
             if float(s.hist_f[-k:].max()) > cfg.artefact_factor * ref:
                 self._tracker.quality.reject(float(s.hist_ts[-1]))
         n = self._n(cfg.organisation_window_s)
-        if end < s.next_organisation or s.hist_lp.size < n:
+        if end < s.next_organisation or s.hist_hp.size < n:
             return
         s.next_organisation = end + self._n(cfg.organisation_every_s)
-        self._tracker.quality.set_organisation(vf_leakage(s.hist_lp[-n:]))
+        self._tracker.quality.set_organisation(vf_leakage(s.hist_hp[-n:]))
 
     # ------------------------------------------------------------------ detection
     def _learn(self, end: int) -> None:
@@ -381,8 +377,10 @@ class CardiacExtractor(Extractor):
         tracker = self._tracker
         early = (math.isfinite(tracker.last_beat) and tracker.has_rate
                  and t_r - tracker.last_beat < cfg.reject_early * tracker.median_rr)
+        ref = lv.reference
+        small = math.isfinite(ref) and peak_f < cfg.reject_small * ref
         if (shape is not None and early and peak_f < cfg.reject_size * lv.spk
-                and self._shapes.template(shape) < cfg.reject_corr):
+                and (small or self._shapes.template(shape) < cfg.reject_corr)):
             s.crossing = -1
             s.search_from = b
             tracker.quality.reject(t_r)
@@ -410,8 +408,8 @@ class CardiacExtractor(Extractor):
             lv.spk += cfg.level_alpha * (used - lv.spk)
         reported = float(s.hist_ts[b - 1 - s.n0])
         if shape is not None:
-            good = tracker.add_beat(t_r, self._shapes.neighbours(shape),
-                                    self._shapes.previous(shape), peak_f,
+            neighbours, previous = self._shapes.neighbours(shape)
+            good = tracker.add_beat(t_r, neighbours, previous, peak_f,
                                     self._shapes.template(shape))
             self._shapes.add(shape, accepted=good)
             if tracker.quality.entered:
@@ -436,7 +434,7 @@ class CardiacExtractor(Extractor):
         end = min(r + self._n(cfg.shape_after_s), b)
         if a < s.n0:
             return None
-        return s.hist_lp[a - s.n0 : end - s.n0].copy()
+        return BeatShapes.prepare(s.hist_hp[a - s.n0 : end - s.n0])
 
     # ------------------------------------------------------------------ features
     def _values(self, t: float) -> dict[str, float]:

@@ -77,6 +77,7 @@ class EegSettings:
     monotonic_fraction: float = 0.98  # of the steps with one sign
     scale_orders: float = 3.0
     scale_uv: tuple[float, float] = (0.01, 1e5)  # detrended std in µV, if the unit is declared
+    nature_every_s: float = 1.0  # how often the counter / monotonic checks run
     asymmetry_pairs: tuple[tuple[str, str], ...] = (
         ("F3", "F4"), ("AF7", "AF8"), ("Fp1", "Fp2"), ("F7", "F8"), ("AF3", "AF4"),
     )
@@ -155,6 +156,8 @@ class _State:
     next_update: float = -math.inf
     baseline: np.ndarray = field(default_factory=lambda: np.empty(0))  # per-channel usual std
     baseline_time: float = 0.0  # seconds of windows behind the baseline
+    nature: tuple[np.ndarray, np.ndarray] | None = None  # counter, monotonic per channel
+    nature_at: float = -math.inf  # baseline_time when it was judged
 
 
 class EegExtractor(Extractor):
@@ -308,11 +311,7 @@ class EegExtractor(Extractor):
         warm = s.baseline_time >= cfg.baseline_warmup_s
         base = np.where(np.isfinite(s.baseline), s.baseline, amp)
         rel = np.divide(amp, base, out=np.ones_like(amp), where=base > 0)
-        steps = np.diff(clean, axis=0)
-        med_step = np.median(steps, axis=0)
-        counter = (np.mean(steps == med_step, axis=0) >= cfg.counter_fraction) & (med_step != 0)
-        rising = np.mean(steps > 0, axis=0)
-        monotonic = np.maximum(rising, np.mean(steps < 0, axis=0)) >= cfg.monotonic_fraction
+        counter, monotonic = self._not_eeg(clean)
         scale = self._wrong_scale(amp, finite & (ptp > cfg.flat_tolerance) & ~counter)
         bad: dict[int, str] = {}
         for c in range(win.shape[1]):
@@ -343,6 +342,24 @@ class EegExtractor(Extractor):
         s.baseline_time += cfg.update_s
         return bad, blink
 
+    def _not_eeg(self, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel: a counter? monotonic? Judged once per ``nature_every_s`` (what a
+        channel carries does not change between updates) on the whole window."""
+        cfg, s = self.settings, self._s
+        if s.nature is not None and s.nature[0].size == win.shape[1] and (
+                s.baseline_time - s.nature_at < cfg.nature_every_s):
+            return s.nature
+        steps = np.diff(win, axis=0)
+        # A counter's steps are one value but for its wraps: the first or the second step of
+        # the window is that value (both cannot be wraps).
+        same = np.maximum(np.mean(steps == steps[0], axis=0), np.mean(steps == steps[1], axis=0))
+        counter = (same >= cfg.counter_fraction) & (np.abs(steps[:2]).max(axis=0) > 0)
+        up = np.count_nonzero(steps > 0, axis=0)
+        down = np.count_nonzero(steps < 0, axis=0)
+        monotonic = np.maximum(up, down) >= cfg.monotonic_fraction * steps.shape[0]
+        s.nature, s.nature_at = (counter, monotonic), s.baseline_time
+        return s.nature
+
     def _wrong_scale(self, amp: np.ndarray, live: np.ndarray) -> list[str]:
         """Per channel, why its amplitude cannot be EEG's ("" when it can)."""
         cfg = self.settings
@@ -356,12 +373,16 @@ class EegExtractor(Extractor):
                 uv = amp[c] * per_uv
                 if not cfg.scale_uv[0] <= uv <= cfg.scale_uv[1]:
                     out[c] = f"wrong scale ({uv:.2g} µV spread)"
-        if live.sum() >= 3:
-            ref = float(np.median(amp[live]))
-            for c in np.flatnonzero(live):
-                if not out[c] and ref > 0 and amp[c] > 0 and abs(
-                        math.log10(amp[c] / ref)) > cfg.scale_orders:
-                    out[c] = f"wrong scale ({amp[c] / ref:.0e} x the others)"
+        spread = amp[live]
+        if spread.size >= 3 and spread.min() > 0 and (
+                spread.max() / spread.min() > 10.0 ** cfg.scale_orders):
+            ref = float(np.median(spread))
+            if ref > 0:
+                with np.errstate(divide="ignore"):
+                    off = np.abs(np.log10(np.maximum(amp, 1e-300) / ref)) > cfg.scale_orders
+                for c in np.flatnonzero(off & live):
+                    if not out[c]:
+                        out[c] = f"wrong scale ({amp[c] / ref:.0e} x the others)"
         return out
 
     def _analyse(self) -> None:

@@ -48,15 +48,17 @@ def _detrend(x: np.ndarray) -> np.ndarray:
 
 def correlation(a: np.ndarray, b: np.ndarray, lag: int = 0) -> float:
     """The best Pearson correlation of ``a`` and ``b`` (aligned at their starts, over their
-    common length, each linearly detrended: a drifting baseline is no likeness) over shifts
-    of up to ``lag`` samples (the beats' fiducial points are only known to a sample)."""
+    common length) over shifts of up to ``lag`` samples (the beats' fiducial points are only
+    known to a sample). Shapes come linearly detrended (:meth:`BeatShapes.prepare`): a
+    drifting baseline is no likeness."""
     n = min(a.size, b.size)
     best = -1.0
     for k in range(-lag, lag + 1):
         x, y = (a[k:n], b[: n - k]) if k >= 0 else (a[: n + k], b[-k:n])
         if x.size < 4:
             continue
-        x, y = _detrend(x), _detrend(y)
+        x = x - x.mean()
+        y = y - y.mean()
         den = math.sqrt(float(x @ x) * float(y @ y))
         if den > 0:
             best = max(best, float(x @ y) / den)
@@ -89,14 +91,20 @@ class BeatShapes:
         self._accepted.clear()
         self._median = None
 
-    def neighbours(self, shape: np.ndarray) -> float:
-        """Best correlation with the previous one or two beats (NaN before any)."""
-        return max((correlation(shape, s, self.lag) for s in list(self._shapes)[-2:]),
-                   default=math.nan)
+    @staticmethod
+    def prepare(segment: np.ndarray) -> np.ndarray:
+        """A beat's segment as a shape: linearly detrended."""
+        return _detrend(np.asarray(segment, dtype=np.float64))
 
-    def previous(self, shape: np.ndarray) -> float:
-        """Correlation with the previous beat alone (NaN before any)."""
-        return correlation(shape, self._shapes[-1], self.lag) if self._shapes else math.nan
+    def neighbours(self, shape: np.ndarray) -> tuple[float, float]:
+        """``(best correlation with the previous one or two beats, correlation with the
+        previous one)``; NaN before any."""
+        if not self._shapes:
+            return math.nan, math.nan
+        previous = correlation(shape, self._shapes[-1], self.lag)
+        if len(self._shapes) < 2:
+            return previous, previous
+        return max(previous, correlation(shape, self._shapes[-2], self.lag)), previous
 
     def template(self, shape: np.ndarray) -> float:
         """Correlation with the median of the last accepted beats (NaN with fewer than 3)."""
@@ -147,10 +155,10 @@ class QualitySettings:
     """Settings of :class:`BeatQuality` (seconds, bpm, correlations)."""
 
     match_corr: float = 0.8  # a beat at least this like a neighbour is good
-    entry_corr: float = 0.9  # each beat of an entry run at least this like the previous one
+    entry_corr: float = 0.93  # each beat of an entry run at least this like the previous one
     entry_beats: int = 3  # beats in a row to gain trust
     entry_regular: float = 0.2  # the entry run's intervals within this of their median
-    entry_amplitude: tuple[float, float] = (0.7, 1.43)  # amplitude vs the previous beat's
+    entry_amplitude: tuple[float, float] = (0.8, 1.25)  # amplitude vs the previous beat's
     window_beats: int = 8  # the quality index: fraction of good beats among these
     leave_fraction: float = 0.6  # trust is lost when fewer of the window's beats are good
     rhythm_tolerance: float = 0.15  # an interval this close to the recent median: in rhythm
@@ -219,17 +227,20 @@ class BeatQuality:
         has_shape = math.isfinite(neighbours)
         med_rr = float(np.median(self._rr)) if self._rr else math.nan
         med_amp = float(np.median(self._amp)) if self._amp else math.nan
+        # A beat of this heart is about as large as its recent ones: a T wave or a noise
+        # spike taken for a beat is not, however alike its shape (measured at 6 dB: extra
+        # detections at 0.45 of the QRS size, correlating 0.8-0.9 with the template).
+        sized = not (math.isfinite(amplitude) and math.isfinite(med_amp) and med_amp > 0) or (
+            cfg.rhythm_amplitude[0] <= amplitude / med_amp <= cfg.rhythm_amplitude[1])
         in_rhythm = plausible and math.isfinite(med_rr) and abs(rr - med_rr) <= (
-            cfg.rhythm_tolerance * med_rr) and (
-            not (math.isfinite(amplitude) and math.isfinite(med_amp) and med_amp > 0)
-            or cfg.rhythm_amplitude[0] <= amplitude / med_amp <= cfg.rhythm_amplitude[1])
+            cfg.rhythm_tolerance * med_rr)
         if self.trusted and math.isfinite(template):
             # Trusted: like the heart's own beats. A run of noise detections may resemble
             # each other, never the template.
             alike = template >= cfg.match_corr
         else:
             alike = neighbours >= cfg.match_corr if has_shape else not self._rr
-        good = plausible and (alike or in_rhythm)
+        good = plausible and sized and (alike or in_rhythm)
         self._window.append(good)
         if not good:
             self.last_bad_t = t
