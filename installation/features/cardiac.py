@@ -253,7 +253,12 @@ class CardiacExtractor(Extractor):
         if end < s.next_organisation or s.hist_hp.size < n:
             return
         s.next_organisation = end + self._n(cfg.organisation_every_s)
-        self._tracker.quality.set_organisation(vf_leakage(s.hist_hp[-n:]))
+        whole, recent = vf_leakage(s.hist_hp[-n:]), vf_leakage(s.hist_hp[-(n // 2):])
+        q = self._tracker.quality
+        # Flutter-like only when the whole window and its last half are; over once the last
+        # half is not (recovering as soon as beats return, without flickering back in while
+        # the window still holds the flutter).
+        q.set_organisation(recent if q.irregular else max(whole, recent))
 
     # ------------------------------------------------------------------ detection
     def _learn(self, end: int) -> None:
