@@ -1,9 +1,9 @@
-"""Compute per 100 ms chunk of the live feature path, for ``bench_quality.py``.
+"""Compute per 100 ms chunk of the live feature path, for ``bench_signal_quality.py``.
 
     python benchmarks/_feature_speed.py [--code DIR] [--seconds 60] [--repeats 5]
 
 ``--code DIR`` times the ``installation`` package found in ``DIR`` instead of this checkout's
-(``bench_quality.py`` extracts the commit before issue 15 there), so the old and the new path
+(``bench_signal_quality.py`` extracts the commit before issue 15 there), so the old and the new path
 are measured on the same machine in the same run. Data as in ``bench_features.py``: ECG lead
 II and PLETH of challenge2015 v102s (250 Hz) and 8-channel EEG at 256 Hz, in 100 ms chunks.
 Prints one JSON line: medians (process CPU time) in ms per chunk, per kind and in total, and,

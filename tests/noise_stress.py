@@ -1,5 +1,6 @@
 """A noise stress test in the style of the MIT-BIH Noise Stress Test Database (Moody, Muldrow
-& Mark 1984), with synthesised noise: shared by the tests and ``benchmarks/bench_quality.py``.
+& Mark 1984), with synthesised noise: shared by the tests and
+``benchmarks/bench_signal_quality.py``.
 
 The NST adds recorded noise (``bw`` baseline wander, ``ma`` muscle artefact, ``em`` electrode
 motion) to clean MIT-BIH records at calibrated SNRs, in two-minute noisy segments alternating

@@ -1,7 +1,7 @@
 """Signal quality (issue 15): the noise stress test by SNR, the confident-wrong rate on every
 shared recording, and what the quality indices cost per 100 ms chunk.
 
-    .venv/bin/python benchmarks/bench_quality.py [--seeds 3] [--pairs 5] [--baseline REV]
+    .venv/bin/python benchmarks/bench_signal_quality.py [--seeds 3] [--pairs 5] [--baseline REV]
         [--skip-nst] [--skip-recordings] [--skip-speed]
 
 * **Noise stress test** (``tests/noise_stress.py``): MIT-BIH 100, the whole 30 min, with the
