@@ -7,9 +7,17 @@ traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+# torch's OpenMP threads (libgomp) spin while they wait for work. When the cores are busy with
+# anything else (other processes, our own GL and encoder threads) the spinning threads steal
+# them from the threads doing the work: on the loaded 2-core VM a dream step took 5.5 s
+# instead of 0.08 s, a VAE training step 1.7 s instead of 0.17 s (docs/generator.md).
+# Passive waiting avoids that. libgomp reads this once, when torch loads: set it before.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from installation import __version__
 from installation.errors import UserError
@@ -42,6 +50,22 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _trainers() -> dict[str, str]:
+    from installation.generator.trainers import TRAINERS  # torch-free: keeps --help fast
+
+    return TRAINERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,14 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
     flashes.add_argument("video", type=Path, help="video file, e.g. a replay's .mp4")
 
-    train = commands.add_parser("train", help="train a VAE generator on a folder of images")
+    train = commands.add_parser(
+        "train", help="train a generator (GAN or VAE) on a folder of images, from scratch")
     train.add_argument("images", type=Path, help="folder of images (png, jpg, webp, ...)")
     train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
-    train.add_argument("--size", type=int, default=64, help="image side, power of two (64)")
-    train.add_argument("--epochs", type=int, default=200, help="most epochs (200)")
-    train.add_argument("--minutes", type=_positive, default=15.0, help="time budget (15)")
-    train.add_argument("--latent-dim", type=int, default=32, help="latent size (32)")
-    train.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    train.add_argument("--model", choices=sorted(_trainers()), default="vae",
+                       help="what to train: gan (sharp, few-shot FastGAN) or vae (default)")
+    train.add_argument("--size", type=int, help="image side, power of two (64)")
+    train.add_argument("--minutes", type=_positive, default=15.0,
+                       help="time budget of this run (15)")
+    train.add_argument("--steps", type=_count, help="stop at this many steps in all (gan, vae)")
+    train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
+    train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32)")
+    train.add_argument("--every", type=_count,
+                       help="sample grid and checkpoint every N steps (gan; 500)")
+    train.add_argument("--resume", action="store_true",
+                       help="go on training the checkpoint at -o, exactly where it stopped (gan)")
     train.add_argument("--seed", type=int, default=0, help="seed (0)")
     train.add_argument("--device", help="torch device (default: automatic)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -209,21 +242,15 @@ def _cmd_check_flashes(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from installation.generator.device import pick_device
-    from installation.generator.train import TrainConfig, train_vae
-    from installation.generator.vae import VaeConfig
+    from installation.generator.trainers import TrainRequest, run_trainer
 
-    try:
-        vae = VaeConfig(size=args.size, latent_dim=args.latent_dim)
-    except ValueError as error:
-        raise UserError(f"--size/--latent-dim: {error}") from None
-    if args.epochs < 1 or args.batch_size < 1:
-        raise UserError("--epochs and --batch-size must be at least 1")
-    config = TrainConfig(vae=vae, epochs=args.epochs, minutes=args.minutes,
-                         batch_size=args.batch_size, seed=args.seed,
-                         device=str(pick_device(args.device)), progress=not args.quiet)
-    result = train_vae(args.images, args.output, config)
-    print(f"wrote {result.checkpoint} ({result.images} images, {result.epochs} epochs, "
-          f"final loss {result.losses[-1]:.1f}; samples in {result.grids[-1].parent})")
+    request = TrainRequest(
+        images=args.images, output=args.output, size=args.size, minutes=args.minutes,
+        steps=args.steps, epochs=args.epochs, latent_dim=args.latent_dim,
+        batch_size=args.batch_size, every=args.every, seed=args.seed,
+        device=str(pick_device(args.device)), resume=args.resume, progress=not args.quiet,
+    )
+    print(run_trainer(args.model, request))
     return 0
 
 

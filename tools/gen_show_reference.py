@@ -80,6 +80,17 @@ def section(cls: type, header: str) -> list[str]:
     return [*lines, ""]
 
 
+def nested(cls: type, prefix: str) -> list[str]:
+    """Sections of the arrays of tables inside a table (e.g. ``[[generator.stages]]``)."""
+    out = []
+    hints = get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        tp = hints[spec.name]
+        if get_origin(tp) is tuple and dataclasses.is_dataclass(get_args(tp)[0]):
+            out += section(get_args(tp)[0], f"[[{prefix}.{spec.name}]]")
+    return out
+
+
 def render() -> str:
     """The whole reference as markdown text."""
     out = [HEADER]
@@ -89,6 +100,7 @@ def render() -> str:
         origin = get_origin(tp)
         if dataclasses.is_dataclass(tp):
             out += section(tp, f"[{spec.name}]")
+            out += nested(tp, spec.name)
         elif origin is dict:
             out += section(get_args(tp)[1], f"[{spec.name}.KEY]")
         elif origin is tuple:
