@@ -301,7 +301,7 @@ def load_gan(path: Path) -> GanCheckpoint:
             payload=payload,
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        reason = str(error).strip().splitlines()[0][:160]
+        reason = " ".join(str(error).split())[:200]  # load_state_dict's lines, folded
         raise ModelError(f"{path}: incompatible GAN checkpoint ({reason})") from None
 
 
