@@ -48,6 +48,8 @@ class GanTrainConfig:
     minutes: float = 15.0
     batch_size: int = 8  # FastGAN's
     learning_rate: float = 2e-4  # FastGAN's
+    d_learning_rate: float | None = None  # None: learning_rate (TTUR when larger)
+    reconstruction: float = 1.0  # weight of the discriminator's self-supervision
     betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
     policy: str = "color,translation"  # FastGAN's DiffAugment policy
     ema: float = 0.999
@@ -136,7 +138,8 @@ class _Run:
             p.requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.learning_rate,
                                       betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.learning_rate,
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(),
+                                      lr=config.d_learning_rate or config.learning_rate,
                                       betas=config.betas)
         self.gen = torch.Generator().manual_seed(config.seed)
         self.fixed_z = torch.randn(32, gan.latent_dim,
@@ -205,7 +208,7 @@ class _Run:
         fake_logits = self.discriminator(fake.detach())[0]
         u = torch.rand(fake_logits.shape, generator=gen).to(dev)
         loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
-        loss_d = loss_real + loss_fake + loss_rec
+        loss_d = loss_real + loss_fake + config.reconstruction * loss_rec
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()

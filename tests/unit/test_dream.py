@@ -17,6 +17,7 @@ from installation.generator.stages.dream import (
     DiscriminatorLayer,
     DreamStage,
     EncoderLayer,
+    match_colours,
     warp,
 )
 from installation.generator.vae import Vae, VaeConfig, save_checkpoint
@@ -105,10 +106,23 @@ def test_feedback_dreams_on_the_last_image_zoomed_and_kicked_by_its_control() ->
     stage = DreamStage(spec, net, torch.device("cpu"))
     x, y = image(1), image(2)
     assert torch.equal(stage(x, CTL), x)  # nothing to feed back yet
-    # feedback_mix 1, no dream, no zoom: the last image comes back, the new one is ignored.
-    assert torch.allclose(stage(y, Controls(t=0.1, values={"pulse": 0.0})), x, atol=1e-5)
+    # feedback_mix 1, no dream, no zoom: the last image comes back, in the new one's colours.
+    back = stage(y, Controls(t=0.1, values={"pulse": 0.0}))
+    assert torch.allclose(back, match_colours(x, y), atol=1e-5)
     kicked = stage(y, Controls(t=0.2, values={"pulse": 1.0}))
-    assert torch.allclose(kicked, warp(x, 1.2, 0.0), atol=1e-5)
+    assert torch.allclose(kicked, match_colours(warp(back, 1.2, 0.0), y), atol=1e-5)
+
+
+def test_feedback_never_drifts_into_one_colour() -> None:
+    # Dreaming on its own output for 40 images keeps the source's palette (means, spread).
+    stage = DreamStage(replace(SPEC, feedback=True, step_size=0.05), frozen(Texture()),
+                       torch.device("cpu"))
+    source = image(3)
+    for i in range(40):
+        out = stage(source, Controls(t=i / 15, values={}))
+    mean_shift = (out.mean(dim=(2, 3)) - source.mean(dim=(2, 3))).abs().max()
+    assert float(mean_shift) < 0.08
+    assert float(out.std()) > 0.5 * float(source.std())
 
 
 def test_warp_by_nothing_is_the_identity_and_zoom_magnifies_the_centre() -> None:

@@ -14,9 +14,12 @@ The classic recipe, kept safe for a projector that runs for weeks:
 - **normalised, clamped steps**: the gradient is divided by its mean magnitude and each pixel
   moves at most ``step_size * intensity`` per step, and the image stays in 0..1, so however
   large a network's gradients are, the dream never blows out;
-- **feedback**: each image starts from the last dream, slightly zoomed and rotated, blended
-  with the model's new image (``feedback_mix``): the endless zoom of DeepDream videos. A
-  control can kick the zoom on each heartbeat.
+- **feedback**: each image starts from the last dream, slightly zoomed and rotated, its
+  colours anchored to the model's new image and blended with it (``feedback_mix``): the
+  endless zoom of DeepDream videos, without drifting into one saturated colour. A control can
+  kick the zoom on each heartbeat;
+- the engine's own networks see the image at the scale they were trained at (their motifs,
+  not pixel texture).
 
 Gradients run in float32 whatever the chain's dtype (half precision is unsafe for them).
 """
@@ -50,23 +53,40 @@ class DreamNetwork(Protocol):
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
 
 
+def at_native_scale(image: torch.Tensor, native: int | None) -> torch.Tensor:
+    """``image`` resized so its shorter side is ``native`` pixels (``None``: as it is).
+
+    A trained network's features are tuned to its training images' scale; the generator's
+    picture is usually larger (a 64 px GAN image covering 256x144). Seen at its own scale, the
+    network finds its motifs; seen 4x larger it only finds pixel-scale texture. Bilinear, so
+    the gradient flows back smoothly to the full-size image.
+    """
+    if native is None or min(image.shape[-2:]) == native:
+        return image
+    scale = native / min(image.shape[-2:])
+    return F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
 class DiscriminatorLayer(nn.Module):
     """The GAN discriminator's activations after ``layer`` layers (it sees -1..1 images)."""
 
-    def __init__(self, discriminator: nn.Module, layer: int) -> None:
+    def __init__(self, discriminator: nn.Module, layer: int, native: int | None = None) -> None:
         super().__init__()
         self.discriminator = discriminator
         self.layer = layer
+        self.native = native
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.discriminator.features(image * 2.0 - 1.0, self.layer)
+        x = at_native_scale(image, self.native)
+        return self.discriminator.features(x * 2.0 - 1.0, self.layer)
 
 
 class EncoderLayer(nn.Module):
     """The VAE encoder's activations after ``layer`` of its conv blocks (it sees -1..1)."""
 
-    def __init__(self, encoder: nn.Sequential, layer: int) -> None:
+    def __init__(self, encoder: nn.Sequential, layer: int, native: int | None = None) -> None:
         super().__init__()
+        self.native = native
         convs = [i for i, m in enumerate(encoder) if isinstance(m, nn.Conv2d)]
         # Each block is conv, norm, activation: cut after the activation of block ``layer``.
         block = min(layer, len(convs))
@@ -74,7 +94,7 @@ class EncoderLayer(nn.Module):
         self.net = nn.Sequential(*list(encoder)[:end])
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image * 2.0 - 1.0)
+        return self.net(at_native_scale(image, self.native) * 2.0 - 1.0)
 
 
 def _frozen(net: nn.Module, device: torch.device) -> nn.Module:
@@ -118,13 +138,16 @@ def load_network(spec: StageSpec, show: Show, device: torch.device) -> nn.Module
                             f"needs a GAN checkpoint (model = \"gan\", or path = ...)")
         from installation.generator.gan import load_gan
 
-        return _frozen(DiscriminatorLayer(load_gan(path).discriminator, spec.layer), device)
+        checkpoint = load_gan(path)
+        return _frozen(DiscriminatorLayer(checkpoint.discriminator, spec.layer,
+                                          checkpoint.config.size), device)
     if path is None or (spec.path is None and gen.model != "vae"):
         raise ShowError(f"generator.stages ({spec.label}): network = \"encoder\" needs a VAE "
                         f"checkpoint (model = \"vae\", or path = ...)")
     from installation.generator.vae import load_checkpoint
 
-    return _frozen(EncoderLayer(load_checkpoint(path).model.encoder, spec.layer), device)
+    vae = load_checkpoint(path)
+    return _frozen(EncoderLayer(vae.model.encoder, spec.layer, vae.config.size), device)
 
 
 def _probe(module: nn.Module, path: Path, size: tuple[int, int]) -> None:
@@ -158,6 +181,20 @@ def warp(image: torch.Tensor, zoom: float, degrees: float) -> torch.Tensor:
     grid = F.affine_grid(theta, list(image.shape), align_corners=False)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection",
                          align_corners=False)
+
+
+def match_colours(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``image`` with each channel's mean and spread moved to ``reference``'s.
+
+    Feedback dreams on its own output image after image; without this, the small colour bias
+    of every step compounds until the picture is one saturated colour. Anchoring the colour
+    statistics to the source's fresh image keeps the palette the model's (and the body's),
+    while the dreamt structure still accumulates.
+    """
+    dims = (2, 3)
+    mean, std = image.mean(dims, keepdim=True), image.std(dims, keepdim=True)
+    ref_mean, ref_std = reference.mean(dims, keepdim=True), reference.std(dims, keepdim=True)
+    return ((image - mean) * (ref_std / std.clamp_min(1e-3)) + ref_mean).clamp(0.0, 1.0)
 
 
 @dataclass
@@ -203,8 +240,8 @@ class DreamStage:
                 zoom = spec.zoom
                 if spec.zoom_control:
                     zoom += spec.zoom_kick * _clip01(controls.get(spec.zoom_control, 0.0))
-                start = torch.lerp(source, warp(previous, zoom, spec.rotate),
-                                   spec.feedback_mix)
+                warped = match_colours(warp(previous, zoom, spec.rotate), source)
+                start = torch.lerp(source, warped, spec.feedback_mix)
             dreamt = self.dream(start, intensity) if intensity > 0 else start
             if spec.feedback:
                 self._previous = dreamt
