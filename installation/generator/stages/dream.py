@@ -124,7 +124,8 @@ def load_network(spec: StageSpec, show: Show, device: torch.device) -> nn.Module
         elif gen.model == "vae":
             network = "encoder"
         else:
-            raise ShowError(f"generator.stages ({spec.label}): a dream needs a network: use "
+            raise ShowError(f"{show.path}: generator.stages ({spec.label}): a dream needs a "
+                            f"network: use "
                             f'model = "gan" or "vae", or give path = "network.pt" (TorchScript)')
     if network == "torchscript":
         assert spec.path is not None  # StageSpec refuses torchscript without a path
@@ -134,7 +135,8 @@ def load_network(spec: StageSpec, show: Show, device: torch.device) -> nn.Module
     path = spec.path or gen.path
     if network == "discriminator":
         if path is None or (spec.path is None and gen.model != "gan"):
-            raise ShowError(f"generator.stages ({spec.label}): network = \"discriminator\" "
+            raise ShowError(f"{show.path}: generator.stages ({spec.label}): network = "
+                            f"\"discriminator\" "
                             f"needs a GAN checkpoint (model = \"gan\", or path = ...)")
         from installation.generator.gan import load_gan
 
@@ -142,7 +144,8 @@ def load_network(spec: StageSpec, show: Show, device: torch.device) -> nn.Module
         return _frozen(DiscriminatorLayer(checkpoint.discriminator, spec.layer,
                                           checkpoint.config.size), device)
     if path is None or (spec.path is None and gen.model != "vae"):
-        raise ShowError(f"generator.stages ({spec.label}): network = \"encoder\" needs a VAE "
+        raise ShowError(f"{show.path}: generator.stages ({spec.label}): network = \"encoder\" "
+                        f"needs a VAE "
                         f"checkpoint (model = \"vae\", or path = ...)")
     from installation.generator.vae import load_checkpoint
 
