@@ -161,7 +161,7 @@ def live_streams_drive_the_piece_and_the_hud_plots_them(artist_show: Path) -> No
         assert len(pulses) > 150, f"no visitor within 30 s: {rehearsal.last_step.features}"
         assert max(pulses) > 0.5 and min(pulses) < 0.2  # the simulated heart beats through
         # The HUD plots the features the piece listens to, not only the controls.
-        assert any("ecg.heart_rate" in h for _, h in rehearsal._history)
+        assert any("ecg.heart_rate" in h for _, h in rehearsal.view.hud.history)
         rehearsal.press("forward")  # no seeking live: a notice, not a crash
         assert "live" in rehearsal.notice
         rehearsal.press("pause")  # freezes the picture...

@@ -11,9 +11,10 @@ from pythonosc.osc_server import ThreadingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from installation.messages import Controls, Features, Status
-from installation.osc import OscBridge, OscSettings
+from installation.osc import OscBridge, OscOut, OscSettings
 
 BODY = Controls(t=1.0, values={"calm": 0.2, "pulse": 0.5})
+RANGES = {"calm": (0.0, 1.0), "pulse": (0.0, 1.0)}
 
 
 def wait_until(test, timeout: float = 3.0) -> bool:
@@ -26,7 +27,7 @@ def wait_until(test, timeout: float = 3.0) -> bool:
 
 
 def test_osc_holds_nudges_and_clears_controls() -> None:
-    with OscBridge(OscSettings(listen_port=0)) as bridge:
+    with OscBridge(OscSettings(listen_port=0), RANGES) as bridge:
         client = SimpleUDPClient("127.0.0.1", bridge.port)
         client.send_message("/control/calm", 0.9)
         # OSC floats are 32-bit, hence the tolerance.
@@ -40,7 +41,7 @@ def test_osc_holds_nudges_and_clears_controls() -> None:
 
 
 def test_osc_ignores_non_numbers_and_nan() -> None:
-    with OscBridge(OscSettings(listen_port=0)) as bridge:
+    with OscBridge(OscSettings(listen_port=0), RANGES) as bridge:
         client = SimpleUDPClient("127.0.0.1", bridge.port)
         client.send_message("/control/calm", "very")
         client.send_message("/control/calm", float("nan"))
@@ -57,15 +58,14 @@ def test_osc_sends_features_controls_and_status_out() -> None:
     thread = threading.Thread(target=listener.serve_forever, daemon=True)
     thread.start()
     try:
-        settings = OscSettings(listen_port=0, send_port=listener.server_address[1])
-        with OscBridge(settings) as bridge:
-            features = {"ecg": Features(stream="ecg", t=1.0, values={"heart_rate": 72.0},
-                                        status=Status.OK)}
-            bridge.send(features, BODY)
-            got = {}
-            while len(got) < 4:
-                address, value = received.get(timeout=3.0)
-                got[address] = value
+        out = OscOut("127.0.0.1", listener.server_address[1])
+        features = {"ecg": Features(stream="ecg", t=1.0, values={"heart_rate": 72.0},
+                                    status=Status.OK)}
+        out.send(features, BODY)
+        got = {}
+        while len(got) < 4:
+            address, value = received.get(timeout=3.0)
+            got[address] = value
         assert got["/status/ecg"] == "ok"
         assert abs(got["/feature/ecg/heart_rate"] - 72.0) < 1e-4
         assert abs(got["/control/calm"] - 0.2) < 1e-6
@@ -76,5 +76,5 @@ def test_osc_sends_features_controls_and_status_out() -> None:
 
 def test_osc_listens_on_localhost_by_default() -> None:
     assert OscSettings().listen_host == "127.0.0.1"
-    with OscBridge(OscSettings(listen_port=0)) as bridge:
+    with OscBridge(OscSettings(listen_port=0), RANGES) as bridge:
         assert bridge._server.server_address[0] == "127.0.0.1"

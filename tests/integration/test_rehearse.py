@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from installation.modes.rehearse import PlaybackClock
+from installation.clock import PlaybackClock
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
