@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
@@ -85,12 +86,58 @@ def control_ranges(show: Show) -> dict[str, tuple[float, float]]:
     return ranges
 
 
+_TYPE_TAGS = frozenset("ihfdsbrmtTFN[]")
+_MAX_NESTING = 8
+
+
+def well_formed(datagram: bytes, depth: int = 0) -> bool:
+    """Whether python-osc can parse ``datagram`` without logging about it: a message whose
+    type tags it knows, or a bundle (nested at most a few deep) of such messages.
+
+    Written by hand because python-osc logs every unknown type tag and bundle element on
+    the root logger, one line each: a flood of garbage would become a flood of lines.
+    """
+    if datagram.startswith(b"#bundle\x00"):
+        if depth >= _MAX_NESTING or len(datagram) < 16:
+            return False
+        pos = 16
+        while pos < len(datagram):
+            if pos + 4 > len(datagram):
+                return False
+            size = int.from_bytes(datagram[pos:pos + 4], "big", signed=True)
+            pos += 4
+            if size <= 0 or pos + size > len(datagram):
+                return False
+            if not well_formed(datagram[pos:pos + size], depth + 1):
+                return False
+            pos += size
+        return True
+    if not datagram.startswith(b"/"):
+        return False
+    end = datagram.find(b"\x00")
+    if end < 0:
+        return False
+    tags_at = (end // 4 + 1) * 4
+    if tags_at >= len(datagram):
+        return True  # no arguments
+    tags_end = datagram.find(b"\x00", tags_at)
+    tags = datagram[tags_at:tags_end if tags_end >= 0 else len(datagram)]
+    return (tags.startswith(b",") and tags_end >= 0
+            and all(chr(c) in _TYPE_TAGS for c in tags[1:]))
+
+
 class _Server(BlockingOSCUDPServer):
     """One thread handles the datagrams in turn (a flood queues in the socket instead of
-    spawning a thread per message); an error in python-osc's parsing is counted, not
-    printed as a traceback."""
+    spawning a thread per message); a datagram python-osc would choke or log on is counted
+    as bad instead, and an error in its parsing is counted, not printed as a traceback."""
 
     on_error: Callable[[str], None] = staticmethod(lambda _why: None)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if not well_formed(request[0]):
+            self.on_error(f"malformed datagram ({request[0][:32]!r})")
+            return False
+        return True
 
     def handle_error(self, request: object, client_address: object) -> None:
         import sys
@@ -125,11 +172,12 @@ class OscBridge:
         self._warned_at = -math.inf
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # strict_timing off: a bundle time-tagged far ahead must not park the thread.
+        self._dispatcher = Dispatcher(strict_timing=False)
+        self._dispatcher.set_default_handler(self._on_message)
         if settings.listen_port is not None:
-            # strict_timing off: a bundle time-tagged far ahead must not park the thread.
-            dispatcher = Dispatcher(strict_timing=False)
-            dispatcher.set_default_handler(self._on_message)
-            self._server = _Server((settings.listen_host, settings.listen_port), dispatcher)
+            self._server = _Server((settings.listen_host, settings.listen_port),
+                                   self._dispatcher)
             self._server.on_error = self._bad
             self._thread = threading.Thread(target=self._server.serve_forever, name="osc-in",
                                             daemon=True)
@@ -158,6 +206,16 @@ class OscBridge:
         self.close()
 
     # -- in -------------------------------------------------------------------------------
+    def receive(self, datagram: bytes) -> None:
+        """Handle one datagram as if it had arrived on the socket (tools, fuzzers)."""
+        if not well_formed(datagram):
+            self._bad(f"malformed datagram ({datagram[:32]!r})")
+            return
+        try:
+            self._dispatcher.call_handlers_for_packet(datagram, ("127.0.0.1", 0))
+        except Exception as error:  # what the server's handle_error counts
+            self._bad(f"undecodable datagram ({error!r})")
+
     def _on_message(self, address: object, *args: object) -> None:
         parts = address.split("/") if isinstance(address, str) else []
         # "", "control", NAME[, "nudge" | "clear"], or "", "control", "clear"
@@ -186,12 +244,12 @@ class OscBridge:
         now = self.clock()
         with self._lock:
             if verb == "set":
-                self._hold[name] = (min(hi, max(lo, value)), now)
+                self._hold[name] = (float(min(hi, max(lo, value))), now)
             else:
                 # Bounded so that a stream of nudges cannot wind the offset up without end.
                 span = hi - lo
                 total = self._nudge.get(name, (0.0, now))[0] + value
-                self._nudge[name] = (min(span, max(-span, total)), now)
+                self._nudge[name] = (float(min(span, max(-span, total))), now)
 
     def _bad(self, why: str) -> None:
         # One line per few seconds, however many bad messages arrive.

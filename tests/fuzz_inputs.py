@@ -166,6 +166,55 @@ def mutate_xdf(raw: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
     return kind, bytes(data)
 
 
+# -- OSC garbage ------------------------------------------------------------------------------
+
+OSC_VALUES = (float("nan"), float("inf"), float("-inf"), 1e300, -1e300, 1e38, -1e38, 0.5,
+              2**63 - 1, -(2**63), 0, True, False, None, "very", b"\x00\xff")
+
+
+def osc_garbage(rng: np.random.Generator, names: tuple[str, ...], count: int) -> list[bytes]:
+    """``count`` seeded datagrams: random bytes, valid-looking messages with wrong types,
+    NaN/inf/+-1e300/int64 extremes, unknown or malformed addresses, nudges past the end,
+    thousands of distinct names, and bundles of them."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def message() -> bytes:
+        name = names[int(rng.integers(len(names)))]
+        address = str(rng.choice([
+            f"/control/{name}", f"/control/{name}/nudge", f"/control/{name}/clear",
+            "/control/clear", f"/control/{name}/nudge/extra",
+            f"/control/flood{rng.integers(10**6)}",
+            "/control/", "/control//nudge", "/feature/ecg/heart_rate", "/", "//", "/control/*",
+            "/control/[!a-z", "/control/{calm,pulse}", f"/CONTROL/{name}"]))
+        builder = OscMessageBuilder(address)
+        for _ in range(int(rng.choice([0, 1, 1, 1, 2, 5]))):
+            value = OSC_VALUES[int(rng.integers(len(OSC_VALUES)))]
+            if isinstance(value, float):
+                builder.add_arg(value, str(rng.choice(["f", "d"])) if abs(value) < 3e38
+                                or not np.isfinite(value) else "d")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                builder.add_arg(value, "h")
+            else:
+                builder.add_arg(value)
+        return builder.build().dgram
+
+    out = []
+    for _ in range(count):
+        kind = int(rng.integers(10))
+        if kind == 0:  # random bytes
+            out.append(rng.bytes(int(rng.integers(1, 200))))
+        elif kind == 1:  # a message with random bytes after a valid address
+            out.append(b"/control/calm\x00\x00\x00," + rng.bytes(int(rng.integers(1, 40))))
+        elif kind == 2:  # a bundle of messages, time-tagged now or far ahead
+            tag = (1, 2**63, 2**64 - 1)[int(rng.integers(3))]
+            parts = [message() for _ in range(int(rng.integers(1, 6)))]
+            out.append(b"#bundle\x00" + struct.pack(">Q", tag)
+                       + b"".join(struct.pack(">i", len(p)) + p for p in parts))
+        else:
+            out.append(message())
+    return out
+
+
 # -- replaying mutants in a worker process ----------------------------------------------------
 
 CASE_LIMIT_S = 60  # a replay of 1.5 s of show that takes longer than this counts as a hang
