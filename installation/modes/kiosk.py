@@ -148,6 +148,8 @@ class StatusPublisher(SinkPart):
                   "interval_ms_p99": round(stats.interval_ms(0.99), 2),
                   "faults": self.faults.count,
                   "generator_restarts": self.pipeline.generator_restarts,
+                  "frames_limited": (self.pipeline.limiter.limited_frames
+                                     if self.pipeline.limiter is not None else 0),
                   "streams": streams, "time": time.time(), "running": not stopped}
         self.notifier.notify(f"STATUS={presence.mode}, {stats.fps:.1f} fps, "
                              + ", ".join(f"{k} {v['status']}" for k, v in streams.items()))
