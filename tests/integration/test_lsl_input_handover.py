@@ -36,3 +36,42 @@ def test_samples_sent_before_the_first_poll_all_arrive_through_one_inlet() -> No
         inp.close()
     assert got == [float(k) for k in range(10)]
     assert inp.connections == 1
+
+
+def test_a_lost_stream_reports_no_rate() -> None:
+    import threading
+
+    import numpy as np
+
+    from installation.messages import Status
+
+    source = fresh_id("lost-rate")
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo("lost-rate", "ECG", 1, 100.0,
+                                                   pylsl.cf_float32, source))]
+    stop = threading.Event()
+
+    def produce() -> None:
+        while not stop.is_set():
+            outlets[0].push_chunk(np.zeros((10, 1), dtype=np.float32).tolist())
+            time.sleep(0.1)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    inp = LslInput("ecg", Pins(type="ECG", source_id=source)).start()
+    try:
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and inp.effective_srate < 50.0:
+            inp.poll()
+            time.sleep(0.05)
+        assert inp.effective_srate > 50.0
+        stop.set()
+        producer.join()
+        outlets.clear()  # the producer goes away
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and inp.status is not Status.LOST:
+            inp.poll()
+            time.sleep(0.05)
+        assert inp.status is Status.LOST
+        assert inp.effective_srate == 0.0
+    finally:
+        inp.close()
