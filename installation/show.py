@@ -322,13 +322,16 @@ class OutputSpec:
     )
     fps: float = field(default=30.0, metadata=bounds(gt=0.0, le=240.0, doc="Frames per second."))
     screen: int = field(
-        default=0, metadata=bounds(ge=0, doc="Window output: screen index (0: primary).")
+        default=0, metadata=bounds(ge=0, doc="Gallery and rehearsal window: screen index (0:"
+                                   " primary; --screen overrides).")
     )
     fullscreen: bool = field(
-        default=True, metadata=bounds(doc="Window output: cover the screen, letterboxed.")
+        default=True, metadata=bounds(doc="Gallery: cover the screen, letterboxed (--windowed"
+                                      " overrides; rehearsal is windowed unless --fullscreen).")
     )
     vsync: bool = field(
-        default=True, metadata=bounds(doc="Window output: present in step with the display.")
+        default=True, metadata=bounds(doc="Gallery and rehearsal window: present in step with"
+                                      " the display's refresh (no tearing).")
     )
 
 
