@@ -89,17 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
     flashes.add_argument("video", type=Path, help="video file, e.g. a replay's .mp4")
 
-    train = commands.add_parser("train", help="train a VAE generator on a folder of images")
-    train.add_argument("images", type=Path, help="folder of images (png, jpg, webp, ...)")
+    train = commands.add_parser("train", help="train a generator on the artist's images")
+    train.add_argument("images", type=Path,
+                       help="folder of images (png, jpg, webp, ...); one image for --model nca")
     train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
     train.add_argument("--size", type=int, default=64, help="image side, power of two (64)")
     train.add_argument("--epochs", type=int, default=200, help="most epochs (200)")
     train.add_argument("--minutes", type=_positive, default=15.0, help="time budget (15)")
     train.add_argument("--latent-dim", type=int, default=32, help="latent size (32)")
-    train.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    train.add_argument("--batch-size", type=int, help="batch size (vae 32, nca 8)")
     train.add_argument("--seed", type=int, default=0, help="seed (0)")
     train.add_argument("--device", help="torch device (default: automatic)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--model", choices=("vae", "nca"), default="vae",
+                       help="vae (a folder) or nca: a living image grown from one image")
+    train.add_argument("--steps", type=int, help="nca: most optimiser steps (8000)")
+    train.add_argument("--resume", action="store_true",
+                       help="nca: continue training the checkpoint at -o")
 
     record = commands.add_parser("record", help="record live LSL streams to an XDF file")
     record.add_argument("-o", "--output", type=Path, required=True, help="output .xdf")
@@ -208,6 +214,10 @@ def _cmd_check_flashes(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.model == "nca":
+        from installation.generator.train_nca import run_cli
+
+        return run_cli(args)
     from installation.generator.device import pick_device
     from installation.generator.train import TrainConfig, train_vae
     from installation.generator.vae import VaeConfig
@@ -216,10 +226,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         vae = VaeConfig(size=args.size, latent_dim=args.latent_dim)
     except ValueError as error:
         raise UserError(f"--size/--latent-dim: {error}") from None
-    if args.epochs < 1 or args.batch_size < 1:
+    if args.epochs < 1 or (args.batch_size or 32) < 1:
         raise UserError("--epochs and --batch-size must be at least 1")
     config = TrainConfig(vae=vae, epochs=args.epochs, minutes=args.minutes,
-                         batch_size=args.batch_size, seed=args.seed,
+                         batch_size=args.batch_size or 32, seed=args.seed,
                          device=str(pick_device(args.device)), progress=not args.quiet)
     result = train_vae(args.images, args.output, config)
     print(f"wrote {result.checkpoint} ({result.images} images, {result.epochs} epochs, "
