@@ -55,6 +55,8 @@ def default_text(value: Any) -> str:
         return "*required*"
     if value is None:
         return "*unset*"
+    if dataclasses.is_dataclass(value):
+        return "its own table"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     if isinstance(value, str):
@@ -80,6 +82,16 @@ def section(cls: type, header: str) -> list[str]:
     return [*lines, ""]
 
 
+def nested_sections(cls: type, prefix: str) -> list[str]:
+    """Sections for the sub-tables of ``cls`` (e.g. ``[generator.nca]``)."""
+    out: list[str] = []
+    hints = get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[spec.name]):
+            out += section(hints[spec.name], f"[{prefix}.{spec.name}]")
+    return out
+
+
 def render() -> str:
     """The whole reference as markdown text."""
     out = [HEADER]
@@ -89,6 +101,7 @@ def render() -> str:
         origin = get_origin(tp)
         if dataclasses.is_dataclass(tp):
             out += section(tp, f"[{spec.name}]")
+            out += nested_sections(tp, spec.name)
         elif origin is dict:
             out += section(get_args(tp)[1], f"[{spec.name}.KEY]")
         elif origin is tuple:

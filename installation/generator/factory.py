@@ -1,4 +1,4 @@
-"""Build the generator a show asks for: model (cppn | torchscript | vae) + walk (moods or not)."""
+"""Build the generator a show asks for: model (cppn | torchscript | vae | nca) + walk."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> L
         dtype = torch.float32
         model = BatchImage(module.to(dev), spec.latent_dim, spec.size,
                            signed=spec.output_range == "-1..1")
+    elif spec.model == "nca":
+        from installation.generator.nca_source import NcaSource
+
+        model, dtype = NcaSource(spec, dev), torch.float32  # the state is float32 everywhere
     else:
         assert spec.path is not None
         decoder, latent_dim, encoder, _ = load_vae(spec.path)

@@ -99,7 +99,11 @@ class LatentGenerator:
     def generate(self, controls: Controls, slot: int) -> GeneratedImage:
         """Step the walk and render into output buffer ``slot``."""
         self._z.copy_(self.walk(controls))
-        pixels = self.buffers.write(self.model.render(self._z), slot)
+        # A source that reads the controls itself (the living image) says so (interfaces.md).
+        render_controls = getattr(self.model, "render_controls", None)
+        rgb = (render_controls(self._z, controls) if render_controls is not None
+               else self.model.render(self._z))
+        pixels = self.buffers.write(rgb, slot)
         image = GeneratedImage(t=controls.t, index=self._index, pixels=pixels)
         self._index += 1
         return image
