@@ -137,6 +137,15 @@ class NcaSpec:
         default=(0.15, 0.45), metadata=bounds(ge=0.0, le=2.0, doc="Wound radius at wound size"
                                               " 0 and 1, as a share of the image's radius.")
     )
+    regrow_on_leave: bool = field(
+        default=True, metadata=bounds(doc="When the visitor leaves, grow the image afresh from"
+                                      " one cell (false: let it heal its wounds in place).")
+    )
+    lifespan_steps: int = field(
+        default=0, metadata=bounds(ge=0, le=1_000_000, doc="Grow the colony afresh after this"
+                                   " many full-rate steps (for a briefly trained automaton that"
+                                   " drifts with age); 0: it lives for ever.")
+    )
 
     def __post_init__(self) -> None:
         if self.growth_rate[0] > self.growth_rate[1] or self.wound_radius[0] > self.wound_radius[1]:

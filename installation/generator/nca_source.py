@@ -10,7 +10,10 @@ generator's texture. The body acts on it through the controls:
 - ``growth_control`` (normally calm) sets the share of cells that update at each step,
   i.e. how fast the wounds grow back;
 - while **nobody is there** (the visitor's ``state`` stream is ``lost``) there are no wounds
-  and cells update at ``heal_rate``: the automaton heals back to the artist's image.
+  and cells update at ``heal_rate``; when a visitor leaves, the colony grows back afresh from
+  one cell (``regrow_on_leave``), so it heals back to the artist's image;
+- ``lifespan_steps``: an automaton trained briefly grows its image best some hundred steps
+  after its seed and then ages (drifts); a colony older than this is grown afresh (0: never).
 
 Deterministic: the stochastic update masks and the wound positions come from generators
 seeded by ``generator.seed``, and the number of steps per image is fixed, so a replay of
@@ -82,18 +85,30 @@ class NcaSource:
         self.device = device
         self.model = checkpoint.model.to(device, torch.float32).eval()
         self.image_radius = self.config.image_size / 2.0
+        # The colony lives in a dish the size of its training grid, in the middle of the
+        # image: as in training, the world ends at the dish's edge (zero padding), which is
+        # part of what keeps the grown image in its shape.
+        side = self.config.size
+        self._top, self._left = (height - side) // 2, (width - side) // 2
+        self._image = torch.zeros(height, width, 3, device=device)
         self.reseeds = 0  # how often the state died out or broke and grew again
+        self.rebirths = 0  # how often the colony was grown afresh (a departure, old age)
         self.wounds = 0
         self.reset()
 
     def reset(self) -> None:
         """Start again from a single cell (a seek backwards in rehearsal, and at start)."""
-        width, height = self.size
-        self.state = seed_state(1, self.config, height, width, self.device)
+        self._seed()
         self._steps = torch.Generator(device=self.device).manual_seed(self.seed)
         self._wound_gen = torch.Generator().manual_seed(self.seed + 1)
         self._last_wound_value: float | None = None
         self._last_t: float | None = None
+        self._present = False
+
+    def _seed(self) -> None:
+        side = self.config.size
+        self.state = seed_state(1, self.config, side, side, self.device)
+        self.age = 0.0  # in full-rate steps since the seed
 
     def render(self, z: torch.Tensor) -> torch.Tensor:
         """One image with no body acting on it (heals at ``heal_rate``)."""
@@ -108,6 +123,11 @@ class NcaSource:
         self._last_t = controls.t
         values = controls.values
         present = visitor_present(controls)
+        if self._present and not present and s.regrow_on_leave:
+            self.rebirth()  # they left: the image grows back whole from its heart
+        self._present = present
+        if s.lifespan_steps and self.age >= s.lifespan_steps:
+            self.rebirth()
         if s.wound_control:
             value = float(values.get(s.wound_control, 0.0))
             previous = self._last_wound_value
@@ -123,19 +143,24 @@ class NcaSource:
             rate = s.growth_rate[1]
         return self._advance(rate)
 
+    def rebirth(self) -> None:
+        """Grow the colony afresh from one cell (a departure, or the end of its lifespan)."""
+        self._seed()
+        self.rebirths += 1
+
     @torch.inference_mode()
     def wound(self, radius: float) -> None:
         """Cut a disc of ``radius`` (a share of the image's radius) out of the state, at a
         seeded random place within the image."""
-        width, height = self.size
+        side = self.config.size
         # A random point in the image's disc (radius 0.7 so wounds bite the picture itself).
         angle = float(torch.rand((), generator=self._wound_gen)) * 2.0 * torch.pi
         dist = 0.7 * self.image_radius * float(torch.rand((), generator=self._wound_gen)) ** 0.5
-        cx = width // 2 + dist * float(torch.cos(torch.tensor(angle)))
-        cy = height // 2 + dist * float(torch.sin(torch.tensor(angle)))
+        cx = side // 2 + dist * float(torch.cos(torch.tensor(angle)))
+        cy = side // 2 + dist * float(torch.sin(torch.tensor(angle)))
         r = radius * self.image_radius
-        ys = torch.arange(height, device=self.device, dtype=torch.float32)[:, None]
-        xs = torch.arange(width, device=self.device, dtype=torch.float32)[None, :]
+        ys = torch.arange(side, device=self.device, dtype=torch.float32)[:, None]
+        xs = torch.arange(side, device=self.device, dtype=torch.float32)[None, :]
         inside = (xs - cx) ** 2 + (ys - cy) ** 2 < r * r
         self.state.mul_((~inside).to(self.state.dtype))
         self.wounds += 1
@@ -145,6 +170,7 @@ class NcaSource:
         state = self.state
         for _ in range(self.settings.steps_per_image):
             state = self.model(state, fire_mask(state, rate, self._steps))
+        self.age += self.settings.steps_per_image * rate / self.config.fire_rate
         alive = bool((state[:, 3] > self.config.alive_threshold).any())
         largest = float(state.abs().amax())  # NaN if any value is NaN
         if not alive or not largest <= STATE_LIMIT:
@@ -152,7 +178,10 @@ class NcaSource:
             _log.warning("living image %s: the automaton %s; growing it again from a seed "
                          "(%d so far)", self.checkpoint.path.name,
                          "broke" if alive else "died out", self.reseeds)
-            width, height = self.size
-            state = seed_state(1, self.config, height, width, self.device)
+            self._seed()
+            state = self.state
         self.state = state
-        return state[0, :3].clamp(0.0, 1.0).permute(1, 2, 0)
+        side = self.config.size
+        dish = self._image[self._top:self._top + side, self._left:self._left + side]
+        dish.copy_(state[0, :3].clamp(0.0, 1.0).permute(1, 2, 0))
+        return self._image
