@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import resource
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -372,16 +371,18 @@ def run_cli(args: Any) -> int:
     except ValueError as error:
         raise UserError(f"train --model nca: {error}") from None
     cores, load = os.cpu_count() or 1, os.getloadavg()[0]
-    if config.device == "cpu" and cores > 1 and load >= cores:
+    busy = config.device == "cpu" and cores > 1 and load >= cores
+    if busy:
         # Measured on a shared 2-core machine at load ~9: one thread ran a step about twice
-        # as fast as two, which kept waiting for each other (BENCHMARKS.md).
+        # as fast as two, which kept waiting for each other (BENCHMARKS.md). Said in the
+        # summary line, so that an error stays the only line on stderr.
         torch.set_num_threads(1)
-        print(f"installation: note: the machine is busy (load {load:.1f} on {cores} cores); "
-              "training on one thread", file=sys.stderr)
     result = train_nca(args.images, args.output, config, resume=args.resume)
     recent = result.losses[-20:]
     print(f"wrote {result.checkpoint} ({result.step} steps, {result.steps_this_run} in "
           f"{result.wall_s:.0f} s = {result.steps_per_s:.2f} steps/s, {result.cpu_s:.0f} CPU s;"
           f" load {os.getloadavg()[0]:.1f}; loss "
-          f"{sum(recent) / len(recent):.4f}; grid {result.grid}, loss curve {result.loss_plot})")
+          f"{sum(recent) / len(recent):.4f}; grid {result.grid}, loss curve {result.loss_plot})"
+          + (f"; one thread, the machine was busy (load {load:.1f} on {cores} cores)"
+             if busy else ""))
     return 0
