@@ -1,12 +1,12 @@
 """Make the living-image piece's assets: its portrait, its model, its stills and clips.
 
     .venv/bin/python tools/living_image.py portrait   # pieces/living-image/portrait.png
-    .venv/bin/python tools/living_image.py train      # pieces/living-image/nca.pt (15 min)
+    .venv/bin/python tools/living_image.py train      # pieces/living-image/nca.pt (550 steps)
     .venv/bin/python tools/living_image.py media      # stills, GIF, grid, figures (README)
 
 ``portrait`` crops matplotlib's sample photograph of Grace Hopper (public domain: an official
 U.S. Navy photograph; matplotlib ships it as ``sample_data/grace_hopper.jpg``) to her face and
-cap, 128x128. ``train`` runs ``installation train`` on it with the defaults and copies the
+cap, 128x128. ``train`` runs ``installation train`` on it (40-cell grid, 550 steps) and copies the
 grid and loss curve into ``pieces/living-image/media/``. ``media`` replays the bundled demo
 recording and a simulated visit (a visitor who leaves, and a 200 bpm heart) through the
 piece, writes the stills, a looping GIF, the flash checks and the beat-visibility figure.
@@ -45,8 +45,10 @@ def make_portrait() -> Path:
 def train(minutes: float) -> None:
     if not PORTRAIT.is_file():
         make_portrait()
+    # The committed model: 550 deterministic steps on a 40-cell grid (README.md).
     cmd = [str(REPO / ".venv" / "bin" / "installation"), "train", str(PORTRAIT), "--model",
-           "nca", "-o", str(MODEL), "--minutes", str(minutes), "--device", "cpu"]
+           "nca", "--size", "40", "--steps", "550", "-o", str(MODEL), "--minutes",
+           str(minutes), "--device", "cpu"]
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     MEDIA.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("portrait")
     t = sub.add_parser("train")
-    t.add_argument("--minutes", type=float, default=15.0)
+    t.add_argument("--minutes", type=float, default=600.0)
     sub.add_parser("media")
     args = parser.parse_args(argv)
     if args.what == "portrait":
