@@ -75,12 +75,19 @@ def _gan(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Sourc
     return Source(model, dtype, projector)
 
 
+def _nca(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+    from installation.generator.nca_source import NcaSource
+
+    return Source(NcaSource(spec, device), torch.float32)  # the state is float32 everywhere
+
+
 SOURCES: dict[str, Callable[[GeneratorSpec, torch.device, torch.dtype], Source]] = {
     "cppn": _cppn,
     "torchscript": _torchscript,
     "onnx": _onnx,
     "vae": _vae,
     "gan": _gan,
+    "nca": _nca,
 }
 
 
