@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,88 @@ def test_the_declared_unit_sets_what_is_possible() -> None:
     counts = StreamInfo("ecg", "ECG", 1, 100.0)
     feats = _run("ECG", 20.0, info=counts, x=x[:, None])
     assert not any(f.reason == "implausible amplitude" for f in feats)
+
+
+# ---------------------------------------------------------------- on real recordings
+def _replay(kind: str, stream, x: np.ndarray, step: int) -> list[Features]:
+    ex = make_feature_extractor(kind, kind.lower())
+    ts = stream.timestamps[: x.shape[0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning fails the test
+        return [ex(Chunk(stream.info, ts[i:i + step], x[i:i + step], float(ts[i:i + step][-1])))
+                for i in range(0, ts.size, step)]
+
+
+@pytest.mark.slow
+def test_minus_1e38_on_every_channel_of_a_real_eeg_is_invalid_and_leaves_no_trace(
+    shared_data: Path,
+) -> None:
+    # Issue 17's case: a 2-s block of -1e38 on all channels of the real 16-channel OpenBCI
+    # recording was "ok" with every channel good, and alpha_rel fell from 0.98 to 0.06.
+    from installation.inputs.recording import load_recording
+
+    rec = load_recording(shared_data / "xdf" / "bci4als_Sub2011001_openbci16_mi_markers.xdf")
+    eeg = rec.find_stream("EEG")
+    n = 60 * 125
+    clean = np.asarray(eeg.data[:n], dtype=np.float64)
+    hit = clean.copy()
+    hit[(eeg.timestamps[:n] >= 30.0) & (eeg.timestamps[:n] < 32.0)] = -1e38
+    ref, feats = _replay("EEG", eeg, clean, 13), _replay("EEG", eeg, hit, 13)
+    during = [f for f in feats if 30.2 <= f.t < 32.0]
+    assert during and all(f.status is Status.INVALID for f in during), during[0]
+    assert all(f.reason == "implausible amplitude" for f in during)
+    assert all(np.isfinite(v) for f in feats for v in f.values.values())
+    # Nothing of the block is left once the analysis window has moved past it: every value
+    # of the run without the block is the same (per-channel names of channels seen good
+    # during the block may linger, at their held values).
+    for a, b in zip(ref, feats, strict=True):
+        if a.t > 36.0:
+            assert b.status is a.status and b.reason == a.reason, b.t
+            assert {k: b.values[k] for k in a.values} == pytest.approx(dict(a.values), rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("huge", [1e308, -1e308, 5e4])
+def test_impossible_values_in_a_real_ecg_are_invalid_and_the_beats_come_back(
+    shared_data: Path, huge: float
+) -> None:
+    # +-1e308 overflowed the filters in features/cardiac.py; 5e4 is finite but 50 V in a
+    # stream that declares millivolts (the converted MIT-BIH 100 XDF's own header).
+    from installation.inputs.recording import load_recording
+
+    rec = load_recording(shared_data / "xdf" / "mitdb100_ecg_0-300s_converted.xdf")
+    ecg = rec.find_stream("ECG")
+    assert ecg.info.channel_units == ("millivolts", "millivolts")
+    n = 160 * 360
+    clean = np.asarray(ecg.data[:n], dtype=np.float64)
+    hit = clean.copy()
+    hit[(ecg.timestamps[:n] >= 100.0) & (ecg.timestamps[:n] < 102.0)] = huge
+    ref, feats = _replay("ECG", ecg, clean, 36), _replay("ECG", ecg, hit, 36)
+    during = [f for f in feats if 100.2 <= f.t < 102.0]
+    assert during and all(f.status is Status.INVALID for f in during), during[0]
+    assert all(f.reason == "implausible amplitude" for f in during)
+    assert all(np.isfinite(v) for f in feats for v in f.values.values())
+    assert all(f.status is Status.OK for f in feats if f.t > 110.0)
+    # The beats after the block are the clean run's beats, and the rate reads as it does.
+    beats = [e.t for f in feats for e in f.events if e.name == "beat" and e.t > 110.0]
+    clean_beats = [e.t for f in ref for e in f.events if e.name == "beat" and e.t > 110.0]
+    assert beats == pytest.approx(clean_beats, abs=1e-6) and len(beats) > 50
+    assert feats[-1].values["heart_rate"] == pytest.approx(ref[-1].values["heart_rate"], abs=0.5)
+
+
+def test_an_lsl_header_declares_its_channel_units() -> None:
+    import pylsl
+
+    from installation.inputs.lsl import stream_info_from_lsl
+
+    info = pylsl.StreamInfo("ecg", "ECG", 2, 250.0, "float32", "units-test")
+    channels = info.desc().append_child("channels")
+    for label, unit in (("II", "millivolts"), ("V", "")):
+        ch = channels.append_child("channel")
+        ch.append_child_value("label", label)
+        if unit:
+            ch.append_child_value("unit", unit)
+    ours = stream_info_from_lsl(info)
+    assert ours.channel_labels == ("II", "V") and ours.channel_units == ("millivolts", "")
+    bare = stream_info_from_lsl(pylsl.StreamInfo("eeg", "EEG", 4, 125.0, "float32", "bare"))
+    assert bare.channel_labels == () and bare.channel_units == ()
