@@ -112,9 +112,12 @@ def test_the_idle_piece_turns_to_an_arriving_visitor_within_two_seconds(
     idle_at_arrival = [w for t, mode, w in weights if 29.0 < t < 30.0]
     assert min(idle_at_arrival) > 0.8  # empty room: the piece had gone idle
     arrival = next(t for t, mode, _ in weights if t > 30.0 and mode == VISITOR)
-    # Fresh extractors (the last visitor left): levels learnt, three trusted beats, arrive_s.
-    third = _beats()[_beats() > 30.0 + 1.5][2]
-    assert arrival <= third + 0.5 + 0.3
+    # Fresh extractors (the last visitor left): levels learnt (1.5 s), an entry run of three
+    # alike beats of consistent size, arrive_s. Here the real beats' size swings by more than
+    # the entry run allows (0.48 -> 0.36 -> 0.46 at 32.7-34.3 s: breathing), so trust comes
+    # with the sixth beat, not the third (docs/signal-quality.md, "Limits, known").
+    sixth = _beats()[_beats() > 30.0 + 1.5][5]
+    assert arrival <= sixth + 0.5 + 0.3
     after = {round(t, 1): w for t, _, w in weights}
     assert after[round(arrival + 2.0, 1)] < 0.05  # turned to the visitor within 2 s
 
