@@ -4,7 +4,8 @@
 # the CPU build of torch, and the project itself (editable).
 #   bash tools/setup.sh        # to run the engine
 #   bash tools/setup.sh test   # also what the tests need (pytest, hypothesis, ruff, Xvfb,
-#                              # and the sensor bridges brainflow and bleak)
+#                              # the sensor bridges brainflow and bleak, and the diffusion
+#                              # extra: diffusers, transformers, safetensors, ~250 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,7 +53,7 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch pinned to the CPU build served here first; a bare "torch" would pull CUDA (GBs).
 .venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" torch==2.13.0
 if [ -n "$want_tests" ]; then
-  "${pip[@]}" -e '.[test,sensors]'
+  "${pip[@]}" -e '.[test,sensors,diffusion]'
 else
   "${pip[@]}" -e .
 fi

@@ -35,7 +35,7 @@ def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> L
     dev = pick_device(device)
     dtype = inference_dtype(dev)
     encoder: Encoder | None = None
-    model: ImageModel
+    model: ImageModel | None = None
     if spec.model == "cppn":
         model = CppnImage(spec, dev, dtype)
     elif spec.model == "torchscript":
@@ -45,9 +45,16 @@ def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> L
         dtype = torch.float32
         model = BatchImage(module.to(dev), spec.latent_dim, spec.size,
                            signed=spec.output_range == "-1..1")
-    else:
+    elif spec.model == "vae":
         assert spec.path is not None
         decoder, latent_dim, encoder, _ = load_vae(spec.path)
         model = BatchImage(decoder.to(dev, dtype), latent_dim, spec.size)
+    # -- diffusion (issue 12): TEMPORARY hook until the generator chain is on main; see
+    # installation/generator/diffusion/adapter.py for what moves into the chain.
+    if spec.model == "diffusion" or show.diffusion.repaint:
+        from installation.generator.diffusion.adapter import make_diffusion_generator
+
+        return make_diffusion_generator(show, model, encoder, dev, dtype, buffers)
+    assert model is not None
     walk = make_walk(spec, show.moods, model.latent_dim, encoder)
     return LatentGenerator(model, walk, spec.size, dev, dtype, buffers=buffers)

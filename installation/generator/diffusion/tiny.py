@@ -1,0 +1,116 @@
+"""A tiny, random diffusion pipeline saved as an artist's folder would be.
+
+For tests, benchmarks and the stills: it proves the code path (loading offline, prompts,
+txt2img, img2img, the tiny VAE) in seconds on a CPU. Its weights are random: it paints
+noise-like texture, never art. A real model (your sd-turbo folder) is needed for that; none
+is shipped or downloaded.
+
+Everything is built from small configs: ``UNet2DConditionModel``, ``AutoencoderKL`` (with
+SD's 8x downsampling, so latents are as small as a real model's), ``CLIPTextModel`` and a
+``CLIPTokenizer`` whose vocabulary (the 256 byte symbols, the word-end forms and the two
+special tokens) is written here, and a turbo-style Euler ancestral trailing scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from installation.generator.diffusion.offline import go_offline
+
+HIDDEN = 32
+
+
+def _byte_symbols() -> list[str]:
+    # GPT-2/CLIP byte-level BPE alphabet (Radford et al. 2019): printable bytes map to
+    # themselves, the rest to code points from 256 up, so every byte is one symbol.
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    out, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + extra))
+            extra += 1
+    return out
+
+
+def write_vocabulary(folder: Path) -> int:
+    """``vocab.json`` + ``merges.txt`` of a minimal CLIP BPE; returns the vocabulary size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = _byte_symbols()
+    tokens = [*symbols, *(s + "</w>" for s in symbols), "<|startoftext|>", "<|endoftext|>"]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return len(vocab)
+
+
+def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = None,
+                        sample_size: int = 8) -> Path:
+    """Save a tiny random SD-style pipeline to ``folder`` (and a tiny TAESD to ``tiny_vae``).
+
+    Parameters
+    ----------
+    folder
+        Where the pipeline folder is written (``save_pretrained``).
+    seed
+        Seed of the random weights.
+    tiny_vae
+        Where to write a tiny ``AutoencoderTiny`` too (``None``: not written).
+    sample_size
+        The UNet's nominal latent size (``8``: 64x64 images).
+    """
+    go_offline()
+    from diffusers import (
+        AutoencoderKL,
+        AutoencoderTiny,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=sample_size, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(16, 32), norm_num_groups=8, cross_attention_dim=HIDDEN,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=4,
+    )
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+        block_out_channels=(8, 8, 16, 16), layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        sample_size=sample_size * 8,
+    )
+    vocab_dir = folder.parent / f".{folder.name}-vocab"
+    size = write_vocabulary(vocab_dir)
+    tokenizer = CLIPTokenizer.from_pretrained(vocab_dir, local_files_only=True,
+                                              model_max_length=77)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=size, hidden_size=HIDDEN, intermediate_size=64, num_attention_heads=4,
+        num_hidden_layers=2, max_position_embeddings=77, projection_dim=HIDDEN,
+        bos_token_id=size - 2, eos_token_id=size - 1, pad_token_id=size - 1,
+    ))
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        timestep_spacing="trailing", steps_offset=1,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    if tiny_vae is not None:
+        AutoencoderTiny(
+            encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+            num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1),
+            latent_channels=4,
+        ).save_pretrained(Path(tiny_vae))
+    return folder
