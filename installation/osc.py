@@ -4,7 +4,8 @@ In (default ``127.0.0.1:9000``):
 
 * ``/control/NAME f`` holds control NAME at ``f`` until cleared;
 * ``/control/NAME/nudge f`` adds ``f`` to whatever the body gives (cumulative, until cleared);
-* ``/control/NAME/clear`` and ``/control/clear`` hand control back to the body.
+* ``/control/NAME/clear`` and ``/control/clear`` hand control back to the body;
+* ``/prompt NAME "text"`` gives mood NAME a new diffusion prompt (rehearsal; issue 12).
 
 Out (default ``127.0.0.1:9001``, only when a target is configured): ``/feature/STREAM/NAME f``
 for every feature, ``/control/NAME f`` for every control, ``/status/STREAM s`` for stream health.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pythonosc.dispatcher import Dispatcher
@@ -56,6 +57,9 @@ class OscBridge:
         dispatcher = Dispatcher()
         dispatcher.map("/control/clear", self._on_clear_all)
         dispatcher.map("/control/*", self._on_control)
+        # diffusion (issue 12): live prompting; whoever owns the generator sets the handler.
+        self.prompt_handler: Callable[[str, str], None] | None = None
+        dispatcher.map("/prompt", self._on_prompt)
         self._server = ThreadingOSCUDPServer((settings.listen_host, settings.listen_port),
                                              dispatcher)
         self._thread = threading.Thread(target=self._server.serve_forever, name="osc-in",
@@ -99,6 +103,16 @@ class OscBridge:
                 self._hold[name] = value
             elif verb == "nudge":
                 self._nudge[name] = self._nudge.get(name, 0.0) + value
+
+    def _on_prompt(self, address: str, *args: object) -> None:
+        if len(args) != 2 or not all(isinstance(a, str) for a in args):
+            _log.warning('OSC %s: expected NAME "text" (two strings), got %r', address, args)
+            return
+        handler = self.prompt_handler
+        if handler is None:
+            _log.warning("OSC %s: no generator here takes prompts", address)
+            return
+        handler(str(args[0]), str(args[1]))
 
     def _on_clear_all(self, _address: str, *_args: object) -> None:
         with self._lock:

@@ -114,6 +114,8 @@ class Rehearsal:
         self.shader_watch = ShaderWatcher(self.pipeline.renderer)
         self.show_watch = ShowWatcher(show.path)
         self.osc = OscBridge(options.osc).start() if options.osc else None
+        if self.osc is not None:  # diffusion (issue 12): /prompt NAME "text"
+            self.osc.prompt_handler = self.set_prompt
         self.hud = True
         self.quit = False
         self.error: str | None = None
@@ -286,6 +288,19 @@ class Rehearsal:
         self.shader_watch = ShaderWatcher(self.pipeline.renderer)
         _log.info("reloaded %s", show.path)
 
+    def set_prompt(self, name: str, text: str) -> None:
+        """``/prompt NAME "text"`` (OSC thread): the generator paints it from its next image."""
+        set_prompt = getattr(self.pipeline.generator, "set_prompt", None)
+        if set_prompt is None:
+            self.notice = "/prompt: this show's generator takes no prompts"
+            return
+        try:
+            set_prompt(name, text)
+        except KeyError as error:
+            self.notice = f"/prompt: {error.args[0]}"
+        else:
+            self.notice = f"prompt {name}: {text[:40]!r}"
+
     def save_mood(self) -> Path | None:
         """Save the generator's current latent as ``moods/mood-N.npy`` beside the show and
         append a ``[[moods]]`` entry that uses it; returns the file."""
@@ -303,11 +318,14 @@ class Rehearsal:
         controls = self.last_step.controls if self.last_step is not None else None
         calm = controls.get(spec.mood_control, 0.5) if controls else 0.5
         arousal = controls.get(spec.energy_control, 0.3) if controls else 0.3
+        # diffusion (issue 12): the prompt blend is saved beside the latent, as its embedding.
+        save_blend = getattr(self.pipeline.generator, "save_blend", None)
+        blend = save_blend(folder / f"mood-{n}.prompt.safetensors") if save_blend else ""
         with self.show.path.open("a") as handle:
             handle.write(
                 f'\n[[moods]]  # saved in rehearsal at t={self.clock.now():.1f} s\n'
                 f'name = "mood-{n}"\nlatent = "moods/{path.name}"\n'
-                f"position = [{calm:.3f}, {arousal:.3f}]\n"
+                f"position = [{calm:.3f}, {arousal:.3f}]\n{blend}"
             )
         self.saved_moods.append(path)
         return path
@@ -328,6 +346,9 @@ class Rehearsal:
                      f"x{self.clock.speed:g}  {state}{'  loop' if self.clock.loop else ''}  "
                      f"{fps:4.1f} fps")
         lines = [where, "  ".join(f"{k}:{f.status.value}" for k, f in step.features.items())]
+        hud_line = getattr(self.pipeline.generator, "hud_line", None)  # diffusion (issue 12)
+        if hud_line is not None and hud_line():
+            lines.append(hud_line())
         if self.notice:
             lines.append(self.notice)
         # Controls, then the features the mappings read (e.g. ecg.heart_rate), each with a

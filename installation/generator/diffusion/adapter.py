@@ -84,6 +84,12 @@ def build_stage(show: Show, device: torch.device, dtype: torch.dtype) -> Diffusi
     return DiffusionStage(model, make_prompts(show, model), show.generator.seed + 3)
 
 
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0][:120] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 class DiffusionGenerator(LatentGenerator):
     """A ``LatentGenerator`` whose model may read the controls and whose image a stage may
     repaint (what the chain will do for every source and stage)."""
@@ -119,11 +125,10 @@ class DiffusionGenerator(LatentGenerator):
         except (torch.cuda.OutOfMemoryError, MemoryError) as error:
             self.stage_off = True
             _log.error("stage %s: out of memory, off for this run; the source's image goes"
-                       " on (%s)", self.stage.name, str(error).splitlines()[0][:120])
+                       " on (%s)", self.stage.name, _reason(error))
             return rgb
         except Exception as error:  # the artist's model: bypass this image, keep the piece
-            self._log_bypass(f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
-                             if str(error) else type(error).__name__)
+            self._log_bypass(_reason(error))
             return rgb
         if out.shape != image.shape or not bool(torch.isfinite(out).all()):
             self._log_bypass("non-finite or misshapen image")

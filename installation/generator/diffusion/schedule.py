@@ -58,7 +58,8 @@ def _euler_ancestral_class(base: type) -> type:
                 return
             steps = np.asarray(timesteps, dtype=np.float32)
             self.num_inference_steps = len(steps)
-            sigmas = np.array(((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5)
+            alphas = torch.as_tensor(self.alphas_cumprod, dtype=torch.float32)
+            sigmas = (((1 - alphas) / alphas) ** 0.5).numpy()
             sigmas = np.interp(steps, np.arange(0, len(sigmas)), sigmas)
             sigmas = np.concatenate([sigmas, [0.0]]).astype(np.float32)
             self.sigmas = torch.from_numpy(sigmas)  # on the CPU, as the parent keeps them
