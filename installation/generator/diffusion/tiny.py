@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from installation.generator.diffusion.offline import go_offline
+from installation.generator.diffusion.offline import import_diffusers
 
 HIDDEN = 32
 
@@ -64,7 +64,7 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
     sample_size
         The UNet's nominal latent size (``8``: 64x64 images).
     """
-    go_offline()
+    import_diffusers("tiny pipeline")  # offline, quiet
     from diffusers import (
         AutoencoderKL,
         AutoencoderTiny,
