@@ -7,7 +7,8 @@ folder, loads it through a show as an artist's model would be, and saves one str
 default CPPN image, the same image repainted at strengths 0.25, 0.5 and 0.75, and the tiny
 model's own txt2img image. It prints, for each, the mean absolute change from the CPPN image
 (0..255), the figure quoted in the caption. The weights are random: the picture proves the
-code path, not the art; a real model (your sd-turbo folder) is needed for that.
+code path, not the art; a real model (your sd-turbo folder) is needed for that. Only its VAE
+is trained (briefly, on CPPN images), so low strengths keep the CPPN's shapes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from installation.generator.diffusion.tiny import build_tiny_pipeline
@@ -99,5 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with torch.inference_mode():
-        main()
+    main()

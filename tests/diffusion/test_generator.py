@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,18 +134,16 @@ def test_zero_strength_shows_the_source_image_untouched(tmp_path, tiny_model):
     assert gen.stage.last_strength == 0.0
 
 
-def test_strength_follows_its_control_and_changes_the_repainting(tmp_path, tiny_model):
-    # With random weights "how much" is not measurable (the random VAE alone scrambles the
-    # picture); that the control sets the strength and the strength the image is.
+def test_strength_follows_its_control_and_repaints_more_as_it_rises(tmp_path, tiny_model):
     gen = repaint(tmp_path, tiny_model, 'strength_control = "energy"\nstrength_range = [0.0, 0.9]')
-    source, light = source_and_repainted(gen, calm=1.0, energy=0.3)
-    assert gen.stage.last_strength == pytest.approx(0.27)
-    gen.stage.spec = replace(gen.stage.spec, strength_range=(0.9, 0.9))  # same source
-    gen.walk._z = None
-    heavy = image(gen, calm=1.0, energy=0.3)
-    assert gen.stage.last_strength == pytest.approx(0.9)
-    assert not np.array_equal(light, source)
-    assert not np.array_equal(light, heavy)
+    changes = []
+    for energy in (0.2, 0.5, 1.0):
+        source, shown = source_and_repainted(gen, calm=1.0, energy=energy)
+        assert gen.stage.last_strength == pytest.approx(0.9 * energy)
+        changes.append(float(np.abs(shown.astype(int) - source).mean()))
+    # The trained tiny VAE keeps the CPPN's shapes; the random UNet repaints more of them
+    # the more of the noise range it is given.
+    assert 0 < changes[0] < changes[1] < changes[2], changes
 
 
 class _FailingStage:

@@ -9,6 +9,11 @@ Everything is built from small configs: ``UNet2DConditionModel``, ``AutoencoderK
 SD's 8x downsampling, so latents are as small as a real model's), ``CLIPTextModel`` and a
 ``CLIPTokenizer`` whose vocabulary (the 256 byte symbols, the word-end forms and the two
 special tokens) is written here, and a turbo-style Euler ancestral trailing scheduler.
+
+Only the VAE is trained (``train_steps``, a few hundred steps on CPPN images, seconds on a
+CPU), and its ``scaling_factor`` set to one over its latents' spread as SD's was: then
+img2img at a low strength keeps the source's shapes and a high one repaints them, which the
+stills and a test show. The UNet and text encoder stay random.
 """
 
 from __future__ import annotations
@@ -49,8 +54,58 @@ def write_vocabulary(folder: Path) -> int:
     return len(vocab)
 
 
+def cppn_images(count: int, size: int, seed: int) -> torch.Tensor:
+    """``(count, 3, size, size)`` images in 0..1 from the default CPPN at random latents."""
+    from installation.generator.cppn import Cppn
+    from installation.show import GeneratorSpec
+
+    spec = GeneratorSpec()
+    net = Cppn(spec.latent_dim, spec.hidden, spec.layers, spec.detail, seed).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        proj = net.project_coordinates(net.coordinates(size, size))
+        images = [net(proj, torch.randn(spec.latent_dim, generator=gen)).view(size, size, 3)
+                  for _ in range(count)]
+    return torch.stack(images).permute(0, 3, 1, 2).contiguous()
+
+
+def train_autoencoder(vae: torch.nn.Module, steps: int, seed: int, size: int = 64) -> float:
+    """Train ``vae`` (an ``AutoencoderKL``) to reconstruct CPPN images; returns the final
+    reconstruction MSE (0..1 pixels). Sets ``scaling_factor`` to 1 / std of the latents."""
+    threads = torch.get_num_threads()
+    # Small convolutions gain nothing from a second thread, and on a shared machine the
+    # threads' spinning makes training many times slower: one thread, then as before.
+    torch.set_num_threads(1)
+    try:
+        return _train(vae, steps, seed, size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(vae: torch.nn.Module, steps: int, seed: int, size: int) -> float:
+    images = cppn_images(64, size, seed) * 2.0 - 1.0
+    gen = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(vae.parameters(), lr=2e-3)
+    vae.train()
+    loss = torch.tensor(0.0)
+    for _ in range(steps):
+        batch = images[torch.randint(0, len(images), (8,), generator=gen)]
+        posterior = vae.encode(batch).latent_dist
+        recon = vae.decode(posterior.sample(gen)).sample
+        loss = ((recon - batch) ** 2).mean()
+        kl = posterior.kl().mean() / batch[0].numel()
+        optimiser.zero_grad()
+        (loss + 1e-3 * kl).backward()
+        optimiser.step()
+    vae.eval()
+    with torch.no_grad():
+        latents = vae.encode(images).latent_dist.mode()
+    vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+    return float(loss.detach()) / 4.0  # MSE on -1..1 -> MSE on 0..1
+
+
 def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = None,
-                        sample_size: int = 8) -> Path:
+                        sample_size: int = 8, train_steps: int = 150) -> Path:
     """Save a tiny random SD-style pipeline to ``folder`` (and a tiny TAESD to ``tiny_vae``).
 
     Parameters
@@ -63,6 +118,8 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
         Where to write a tiny ``AutoencoderTiny`` too (``None``: not written).
     sample_size
         The UNet's nominal latent size (``8``: 64x64 images).
+    train_steps
+        Steps of VAE training on CPPN images (0: leave it random).
     """
     import_diffusers("tiny pipeline")  # offline, quiet
     from diffusers import (
@@ -88,6 +145,8 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
         sample_size=sample_size * 8,
     )
+    if train_steps:
+        train_autoencoder(vae, train_steps, seed)
     vocab_dir = folder.parent / f".{folder.name}-vocab"
     size = write_vocabulary(vocab_dir)
     tokenizer = CLIPTokenizer.from_pretrained(vocab_dir, local_files_only=True,
