@@ -105,7 +105,7 @@ def _train(vae: torch.nn.Module, steps: int, seed: int, size: int) -> float:
 
 
 def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = None,
-                        sample_size: int = 8, train_steps: int = 150) -> Path:
+                        sample_size: int = 8, train_steps: int = 150, xl: bool = False) -> Path:
     """Save a tiny random SD-style pipeline to ``folder`` (and a tiny TAESD to ``tiny_vae``).
 
     Parameters
@@ -120,6 +120,9 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
         The UNet's nominal latent size (``8``: 64x64 images).
     train_steps
         Steps of VAE training on CPPN images (0: leave it random).
+    xl
+        An SDXL-style pipeline instead: two text encoders (the second with a projection,
+        whose pooled output joins the size/crop "text_time" conditioning of the UNet).
     """
     import_diffusers("tiny pipeline")  # offline, quiet
     from diffusers import (
@@ -127,17 +130,29 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
         AutoencoderTiny,
         EulerAncestralDiscreteScheduler,
         StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
 
     folder = Path(folder)
     torch.manual_seed(seed)
+    # SDXL: cross-attention on both encoders' states side by side; "text_time" adds the
+    # pooled embedding and 6 size/crop numbers (each embedded in 8) to the time embedding.
+    xl_unet = ({"addition_embed_type": "text_time", "addition_time_embed_dim": 8,
+                "projection_class_embeddings_input_dim": 6 * 8 + HIDDEN,
+                "use_linear_projection": True} if xl else {})
     unet = UNet2DConditionModel(
         sample_size=sample_size, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(16, 32), norm_num_groups=8, cross_attention_dim=HIDDEN,
+        block_out_channels=(16, 32), norm_num_groups=8,
+        cross_attention_dim=2 * HIDDEN if xl else HIDDEN,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=4,
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=4, **xl_unet,
     )
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
@@ -151,20 +166,28 @@ def build_tiny_pipeline(folder: Path, seed: int = 0, tiny_vae: Path | None = Non
     size = write_vocabulary(vocab_dir)
     tokenizer = CLIPTokenizer.from_pretrained(vocab_dir, local_files_only=True,
                                               model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
+    config = CLIPTextConfig(
         vocab_size=size, hidden_size=HIDDEN, intermediate_size=64, num_attention_heads=4,
         num_hidden_layers=2, max_position_embeddings=77, projection_dim=HIDDEN,
         bos_token_id=size - 2, eos_token_id=size - 1, pad_token_id=size - 1,
-    ))
+    )
+    text_encoder = CLIPTextModel(config)
     scheduler = EulerAncestralDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
         timestep_spacing="trailing", steps_offset=1,
     )
-    pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=scheduler, safety_checker=None, feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    if xl:
+        pipe = StableDiffusionXLPipeline(
+            vae=vae, text_encoder=text_encoder, text_encoder_2=CLIPTextModelWithProjection(
+                config), tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet,
+            scheduler=scheduler,
+        )
+    else:
+        pipe = StableDiffusionPipeline(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+            scheduler=scheduler, safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False,
+        )
     pipe.save_pretrained(folder)
     if tiny_vae is not None:
         AutoencoderTiny(
