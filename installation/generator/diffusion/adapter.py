@@ -9,15 +9,25 @@ on main yet. Until it is, :func:`make_diffusion_generator` (called from ``factor
 
 inside :class:`DiffusionGenerator`, a ``LatentGenerator`` that calls ``render_controls`` and
 guards the stage the way the chain will (bypass on error or non-finite output, off for the
-run on a memory error, one logged line). When the chain lands, the lead moves:
+run on a memory error, one logged line). Against main's chain (``chain.GeneratorChain``,
+``sources.make_source``, ``stages.KINDS``), the lead moves:
 
-* the source into the chain's source choice (``model = "diffusion"`` ->
-  :func:`build_source`), and the stage into ``stages/__init__.py``'s registry as
-  ``"diffusion": build_stage`` (its keys: ``[diffusion]`` plus ``strength*``);
-* ``set_prompt``/``hud_line``/``save_blend`` onto the chain object (forwarding to the
-  :class:`~.prompts.PromptBlend` of whichever link has one);
+* the stage: ``stages/diffusion.py`` with ``build(spec, show, device, dtype)`` returning
+  :func:`build_stage` ``(show, device, dtype)``, the line ``"diffusion":
+  "installation.generator.stages.diffusion:build"`` in ``KINDS`` and ``"diffusion"`` in
+  ``StageSpec.kind``; ``[diffusion] repaint = true`` becomes ``[[generator.stages]] kind =
+  "diffusion"`` (drop ``repaint`` and its two checks in ``show._check_references``);
+* the source: ``make_source`` gets no show, and this source needs the show (moods,
+  ``[diffusion]``, the show path for errors) and its own walk, so ``make_generator`` takes
+  ``source, walk = build_source(show, dev, inference_dtype(dev))`` when ``spec.model ==
+  "diffusion"`` instead of ``make_source``/``make_walk`` (``GeneratorChain`` already calls
+  ``render_controls``);
+* ``set_prompt``/``hud_line``/``save_blend`` onto ``GeneratorChain`` (forwarding to the
+  :class:`~.prompts.PromptBlend` of the source or of the diffusion stage; rehearsal finds
+  them with ``getattr``);
 
-and deletes :class:`DiffusionGenerator`, the guard below and the ``factory.py`` hook.
+and deletes :class:`DiffusionGenerator`, its guard (``chain.GuardedStage`` does the same)
+and the ``factory.py`` hook.
 """
 
 from __future__ import annotations
