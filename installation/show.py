@@ -198,10 +198,11 @@ class StageSpec:
 class GeneratorSpec:
     """``[generator]``: the neural image generator and its walk through latent space."""
 
-    model: Literal["cppn", "torchscript", "onnx", "vae", "gan"] = field(
+    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "diffusion"] = field(
         default="cppn",
-        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, or a VAE"
-                        " or GAN trained with `installation train`."),
+        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, a VAE or"
+                        " GAN trained with `installation train`, or your diffusion model"
+                        " (txt2img; see [diffusion])."),
     )
     path: Path | None = field(
         default=None,
@@ -274,7 +275,7 @@ class GeneratorSpec:
             raise ValueError(
                 f"activations: unknown {unknown} (known: {', '.join(ACTIVATION_NAMES)})"
             )
-        if self.model != "cppn" and self.path is None:
+        if self.model not in ("cppn", "diffusion") and self.path is None:
             raise ValueError(f"model = {self.model!r} needs path = \"model file\"")
 
 
@@ -294,13 +295,110 @@ class MoodSpec:
         default=None, metadata=bounds(doc="Anchor from an image: the VAE's encoder, or the"
                                       " GAN latent whose image is closest to it.")
     )
+    # -- diffusion (issue 12): a text prompt is an anchor of the diffusion model's conditioning.
+    prompt: str | None = field(
+        default=None, metadata=bounds(doc="Diffusion: the text this mood paints (its embedding"
+                                      " is the anchor); seed/latent then optionally set the"
+                                      " noise anchor.")
+    )
+    negative: str | None = field(
+        default=None, metadata=bounds(doc="Diffusion: what this mood avoids (used when"
+                                      " diffusion.guidance > 1).")
+    )
+    embedding: Path | None = field(
+        default=None, metadata=bounds(doc="Diffusion: a prompt blend saved in rehearsal (m),"
+                                      " .safetensors; instead of prompt.")
+    )
+
+    @property
+    def paints(self) -> bool:
+        """True when the mood is a diffusion prompt (text or saved embedding)."""
+        return self.prompt is not None or self.embedding is not None
 
     def __post_init__(self) -> None:
         given = [k for k in ("seed", "latent", "image") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"mood {self.name!r} needs exactly one of seed, latent, image")
+        if self.prompt is not None and self.embedding is not None:
+            raise ValueError(f"mood {self.name!r}: give prompt or embedding, not both")
+        if self.paints:  # the noise anchor is optional: by default all prompts share one
+            if len(given) > 1 or "image" in given:
+                raise ValueError(f"mood {self.name!r}: a prompt mood takes at most one of"
+                                 " seed, latent (its noise anchor)")
+        elif len(given) != 1:
+            raise ValueError(f"mood {self.name!r} needs exactly one of seed, latent, image"
+                             " (or a prompt)")
         if len(self.position) not in (2, 3):
             raise ValueError(f"mood {self.name!r}: position needs 2 or 3 values")
+
+
+@dataclass(frozen=True)
+class DiffusionSpec:
+    """``[diffusion]``: your diffusion model, as the txt2img source or the img2img stage.
+
+    Used by ``[generator] model = "diffusion"`` (txt2img: the model paints the blended prompt)
+    and, with ``repaint = true``, as an img2img stage repainting the images of the
+    ``[generator]`` model (until ``[[generator.stages]] kind = "diffusion"`` replaces it).
+    Nothing is ever downloaded: see docs/diffusion.md.
+    """
+
+    path: Path | None = field(
+        default=None,
+        metadata=bounds(doc="Your model: a diffusers pipeline folder (sd-turbo, sdxl-turbo, SD"
+                        " 1.x/2.x/XL) or a single .safetensors checkpoint."),
+    )
+    config: Path | None = field(
+        default=None,
+        metadata=bounds(doc="For a single .safetensors: a local diffusers folder of the same"
+                        " architecture (its configs and tokenizer; weights not needed)."),
+    )
+    tiny_vae: Path | None = field(
+        default=None,
+        metadata=bounds(doc="Optional tiny VAE (TAESD, AutoencoderTiny folder): faster decode."),
+    )
+    repaint: bool = field(
+        default=False,
+        metadata=bounds(doc="Img2img stage: repaint the [generator] model's images (its"
+                        " model is not diffusion)."),
+    )
+    scheduler: Literal["euler_a", "lcm"] = field(
+        default="euler_a",
+        metadata=bounds(doc="Sampler: Euler ancestral on a trailing schedule (turbo models)"
+                        " or LCM (LCM-distilled models)."),
+    )
+    steps: int = field(default=1, metadata=bounds(ge=1, le=4, doc="Denoising steps per image."))
+    guidance: float = field(
+        default=0.0,
+        metadata=bounds(ge=0.0, le=20.0, doc="Classifier-free guidance (0: none, what turbo"
+                        " models want; > 1 uses the negative prompts, at twice the cost)."),
+    )
+    size: tuple[int, int] | None = field(
+        default=None,
+        metadata=bounds(ge=16, le=2048, doc="Width, height the model paints at (multiples of"
+                        " 8); unset: generator.size rounded up to a multiple of 8."),
+    )
+    prompt: str = field(
+        default="", metadata=bounds(doc="The prompt of moods without one (and with no moods).")
+    )
+    negative: str = field(default="", metadata=bounds(doc="Negative prompt of those moods."))
+    strength: float = field(
+        default=0.5,
+        metadata=bounds(ge=0.0, le=1.0, doc="Img2img: how much of the image is repainted"
+                        " (0: none, 1: all) when strength_control is empty."),
+    )
+    strength_control: str = field(
+        default="", metadata=bounds(doc="Img2img: control (0..1) setting the strength.")
+    )
+    strength_range: tuple[float, float] = field(
+        default=(0.2, 0.7),
+        metadata=bounds(ge=0.0, le=1.0, doc="Img2img: strengths at control 0 and 1."),
+    )
+    compile: bool = field(
+        default=False,
+        metadata=bounds(doc="torch.compile the UNet (slow first images, faster after; GPU)."),
+    )
+
+    def __post_init__(self) -> None:
+        if self.size is not None and (self.size[0] % 8 or self.size[1] % 8):
+            raise ValueError(f"size {list(self.size)}: width and height must be multiples of 8")
 
 
 @dataclass(frozen=True)
@@ -478,6 +576,7 @@ class Show:
     idle: IdleSpec = field(default_factory=IdleSpec)
     visitor: VisitorSpec = field(default_factory=VisitorSpec)
     record: RecordSpec = field(default_factory=RecordSpec)
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
 
     def state_sources(self) -> dict[str, str]:
         """Quantity -> ``STREAM_KEY.feature`` feeding the visitor's state."""
@@ -508,6 +607,7 @@ class _ShowFile:
     idle: IdleSpec = field(default_factory=IdleSpec)
     visitor: VisitorSpec = field(default_factory=VisitorSpec)
     record: RecordSpec = field(default_factory=RecordSpec)
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
 
 
 def load_show(path: str | Path) -> Show:
@@ -553,6 +653,7 @@ def load_show(path: str | Path) -> Show:
         idle=raw.idle,
         visitor=raw.visitor,
         record=raw.record,
+        diffusion=raw.diffusion,
     )
     _check_references(show, text)
     return show
@@ -590,3 +691,16 @@ def _check_references(show: Show, text: str) -> None:
     for i, spec in enumerate(show.passes):
         if not spec.shader.is_file():
             raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
+    # -- diffusion (issue 12) --
+    uses_diffusion = show.generator.model == "diffusion" or show.diffusion.repaint
+    if uses_diffusion and show.diffusion.path is None:
+        raise fail(("diffusion", "path"), 'model = "diffusion" and repaint need path = "your'
+                   ' model folder or .safetensors" (nothing is downloaded)')
+    if show.generator.model == "diffusion" and show.diffusion.repaint:
+        raise fail(("diffusion", "repaint"), 'the generator is already the diffusion model;'
+                   ' repaint is for another [generator] model')
+    for i, mood in enumerate(show.moods):
+        if mood.paints and not uses_diffusion:
+            key = "prompt" if mood.prompt is not None else "embedding"
+            raise fail(("moods", str(i), key), 'a prompt needs the diffusion model: [generator]'
+                       ' model = "diffusion" or [diffusion] repaint = true')
