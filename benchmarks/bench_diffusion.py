@@ -5,8 +5,10 @@
         [--device cuda] [--compile] [--repeats 5] [--frames 20] [--json out.json]
 
 ``engine``: the tiny random pipeline (``installation/generator/diffusion/tiny.py``) saved to
-a folder and loaded through a show, exactly as an artist's model is: txt2img as the source,
-img2img repainting the default CPPN, and the CPPN alone as the baseline of the same run.
+a folder and loaded through a show, exactly as an artist's model is, into the generator
+chain: txt2img as the source (``model = "diffusion"``), img2img repainting the default CPPN
+(``[[generator.stages]] kind = "diffusion"``), and the CPPN alone as the baseline of the
+same run.
 It proves the code path only (a tiny random model costs nothing like a real one).
 
 - images/s: lock-step ``Controls -> GeneratedImage`` (uint8 in host memory), median of
@@ -74,6 +76,7 @@ type = "ECG"
 [generator]
 model = "{model}"
 size = [{w}, {h}]
+{stages}
 
 [diffusion]
 path = "{pipe}"
@@ -152,17 +155,20 @@ def engine(args: argparse.Namespace) -> dict:
         root = Path(tmp)
         build_tiny_pipeline(root / "pipe", tiny_vae=root / "taesd")
         shader = REPO / "shaders" / "pulse.frag"
+        stage = '[[generator.stages]]\nkind = "diffusion"\nstrength = 0.5'
         cases = {
-            "cppn (baseline)": ("cppn", ""),
-            "txt2img source, tiny pipeline": ("diffusion", ""),
-            "txt2img source, tiny pipeline + TAESD": ("diffusion", f'tiny_vae = "{root}/taesd"'),
-            "img2img repainting the CPPN, strength 0.5": ("cppn", "repaint = true"),
+            "cppn (baseline)": ("cppn", "", ""),
+            "txt2img source, tiny pipeline": ("diffusion", "", ""),
+            "txt2img source, tiny pipeline + TAESD": ("diffusion", "",
+                                                      f'tiny_vae = "{root}/taesd"'),
+            "img2img repainting the CPPN, strength 0.5": ("cppn", stage, ""),
         }
-        for name, (model, diffusion) in cases.items():
+        for name, (model, stages, diffusion) in cases.items():
             path = root / f"{len(report)}.toml"
-            prompts = bool(diffusion) or model == "diffusion"
+            prompts = bool(stages) or model == "diffusion"
             path.write_text(SHOW.format(
-                model=model, w=w, h=h, pipe=root / "pipe", diffusion=diffusion, shader=shader,
+                model=model, w=w, h=h, stages=stages, pipe=root / "pipe", diffusion=diffusion,
+                shader=shader,
                 still='prompt = "still water at dawn"' if prompts else "",
                 storm='prompt = "a storm over the sea"' if prompts else ""))
             show = load_show(path)
@@ -235,7 +241,7 @@ def sd_turbo(args: argparse.Namespace) -> dict:
     from installation.generator.diffusion.schedule import make_scheduler
     from installation.generator.diffusion.source import DiffusionSource
     from installation.generator.diffusion.stage import DiffusionStage
-    from installation.show import DiffusionSpec
+    from installation.show import DiffusionSpec, StageSpec
 
     diffusers = import_diffusers("bench")
     device = pick_device(args.device)
@@ -257,14 +263,15 @@ def sd_turbo(args: argparse.Namespace) -> dict:
             img2img = StableDiffusionImg2ImgPipeline.from_pipe(pipe, vae=pipe.vae)
             for p in (pipe, img2img):
                 p.set_progress_bar_config(disable=True)
-            spec = DiffusionSpec(size=(side, side), strength=0.5)
+            spec = DiffusionSpec(size=(side, side))
             model = LoadedModel(txt2img=pipe, img2img=img2img, family="sd", device=device,
                                 dtype=dtype, grid=1, train_steps=1000,
                                 vae_scale=int(pipe.vae_scale_factor), latent_channels=4,
                                 spec=spec)
             prompts = PromptBlend((), spec, None, PromptEncoder(model))
             source = DiffusionSource(model, prompts, (side, side), seed=0)
-            stage = DiffusionStage(model, prompts, seed=0)
+            stage = DiffusionStage(model, prompts, seed=0,
+                                   settings=StageSpec(kind="diffusion", strength=0.5))
             z = torch.randn(source.latent_dim, generator=torch.Generator().manual_seed(1))
             z = z.to(device, dtype)
             calls = {"txt2img": lambda s=source, z=z: s.render_controls(z, controls(0)),

@@ -102,12 +102,16 @@ class StageSpec:
 
     ``kind = "dream"`` amplifies what a network sees (DeepDream, on the trained GAN's
     discriminator, the VAE's encoder or your TorchScript network); ``kind = "model"`` runs your
-    TorchScript or ONNX image-to-image model (e.g. a style-transfer network). Keys that do not
-    belong to a stage's kind are ignored. See docs/generator.md.
+    TorchScript or ONNX image-to-image model (e.g. a style-transfer network); ``kind =
+    "diffusion"`` repaints the image with your diffusion model (img2img; the model is
+    ``[diffusion]``'s, see docs/diffusion.md). Keys that do not belong to a stage's kind are
+    ignored. See docs/generator.md.
     """
 
-    kind: Literal["dream", "model"] = field(
-        metadata=bounds(doc='Stage: "dream" (DeepDream) or "model" (your image-to-image model).')
+    kind: Literal["dream", "model", "diffusion"] = field(
+        metadata=bounds(doc='Stage: "dream" (DeepDream), "model" (your image-to-image model) or'
+                        ' "diffusion" (your diffusion model repaints the image; see'
+                        ' [diffusion]).')
     )
     name: str = field(default="", metadata=bounds(doc="Name in log lines (default: the kind)."))
     enabled: bool = field(default=True, metadata=bounds(doc="false: skip the stage."))
@@ -170,6 +174,19 @@ class StageSpec:
     zoom_kick: float = field(
         default=0.03, metadata=bounds(ge=0.0, le=0.25, doc="dream, feedback: extra zoom at"
                                       " zoom_control 1.")
+    )
+    strength: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=1.0, doc="diffusion: how much of the image is"
+                                     " repainted (0: none, 1: all) when strength_control is"
+                                     " empty.")
+    )
+    strength_control: str = field(
+        default="", metadata=bounds(doc="diffusion: control (0..1) setting the strength"
+                                    " through strength_range, e.g. arousal.")
+    )
+    strength_range: tuple[float, float] = field(
+        default=(0.2, 0.7), metadata=bounds(ge=0.0, le=1.0, doc="diffusion: strengths at"
+                                            " strength_control 0 and 1.")
     )
     mix: float = field(
         default=1.0, metadata=bounds(ge=0.0, le=1.0, doc="Share of the stage's output over its"
@@ -335,8 +352,9 @@ class DiffusionSpec:
     """``[diffusion]``: your diffusion model, as the txt2img source or the img2img stage.
 
     Used by ``[generator] model = "diffusion"`` (txt2img: the model paints the blended prompt)
-    and, with ``repaint = true``, as an img2img stage repainting the images of the
-    ``[generator]`` model (until ``[[generator.stages]] kind = "diffusion"`` replaces it).
+    and by ``[[generator.stages]] kind = "diffusion"`` (img2img: the model repaints the image
+    of the link before it, at the stage's ``strength``). These settings are the model's and
+    are shared by both; a stage's strength and its control are the stage's own keys.
     Nothing is ever downloaded: see docs/diffusion.md.
     """
 
@@ -354,17 +372,13 @@ class DiffusionSpec:
         default=None,
         metadata=bounds(doc="Optional tiny VAE (TAESD, AutoencoderTiny folder): faster decode."),
     )
-    repaint: bool = field(
-        default=False,
-        metadata=bounds(doc="Img2img stage: repaint the [generator] model's images (its"
-                        " model is not diffusion)."),
-    )
     scheduler: Literal["euler_a", "lcm"] = field(
         default="euler_a",
         metadata=bounds(doc="Sampler: Euler ancestral on a trailing schedule (turbo models)"
                         " or LCM (LCM-distilled models)."),
     )
-    steps: int = field(default=1, metadata=bounds(ge=1, le=4, doc="Denoising steps per image."))
+    steps: int = field(default=1, metadata=bounds(ge=1, le=4, doc="Denoising steps per image"
+                                                 " (the source's and each diffusion stage's)."))
     guidance: float = field(
         default=0.0,
         metadata=bounds(ge=0.0, le=20.0, doc="Classifier-free guidance (0: none, what turbo"
@@ -379,18 +393,6 @@ class DiffusionSpec:
         default="", metadata=bounds(doc="The prompt of moods without one (and with no moods).")
     )
     negative: str = field(default="", metadata=bounds(doc="Negative prompt of those moods."))
-    strength: float = field(
-        default=0.5,
-        metadata=bounds(ge=0.0, le=1.0, doc="Img2img: how much of the image is repainted"
-                        " (0: none, 1: all) when strength_control is empty."),
-    )
-    strength_control: str = field(
-        default="", metadata=bounds(doc="Img2img: control (0..1) setting the strength.")
-    )
-    strength_range: tuple[float, float] = field(
-        default=(0.2, 0.7),
-        metadata=bounds(ge=0.0, le=1.0, doc="Img2img: strengths at control 0 and 1."),
-    )
     compile: bool = field(
         default=False,
         metadata=bounds(doc="torch.compile the UNet (slow first images, faster after; GPU)."),
@@ -691,16 +693,34 @@ def _check_references(show: Show, text: str) -> None:
     for i, spec in enumerate(show.passes):
         if not spec.shader.is_file():
             raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
-    # -- diffusion (issue 12) --
-    uses_diffusion = show.generator.model == "diffusion" or show.diffusion.repaint
+    # -- diffusion (issue 12): the model of [diffusion], for the source and its stages --
+    uses_diffusion = paints_with_diffusion(show)
     if uses_diffusion and show.diffusion.path is None:
-        raise fail(("diffusion", "path"), 'model = "diffusion" and repaint need path = "your'
-                   ' model folder or .safetensors" (nothing is downloaded)')
-    if show.generator.model == "diffusion" and show.diffusion.repaint:
-        raise fail(("diffusion", "repaint"), 'the generator is already the diffusion model;'
-                   ' repaint is for another [generator] model')
+        raise fail(("diffusion", "path"), 'model = "diffusion" and kind = "diffusion" stages'
+                   ' need path = "your model folder or .safetensors" (nothing is downloaded)')
     for i, mood in enumerate(show.moods):
         if mood.paints and not uses_diffusion:
             key = "prompt" if mood.prompt is not None else "embedding"
             raise fail(("moods", str(i), key), 'a prompt needs the diffusion model: [generator]'
-                       ' model = "diffusion" or [diffusion] repaint = true')
+                       ' model = "diffusion" or a [[generator.stages]] kind = "diffusion"')
+
+
+# -- diffusion (issue 12) ---------------------------------------------------------------------
+PROMPT_NAME = "prompt"  # the one prompt's name when a diffusion show has no [[moods]]
+
+
+def paints_with_diffusion(show: Show) -> bool:
+    """Whether the show uses ``[diffusion]``'s model: as its source or in a declared stage."""
+    return show.generator.model == "diffusion" or any(
+        s.kind == "diffusion" for s in show.generator.stages)
+
+
+def prompt_names(show: Show) -> tuple[str, ...]:
+    """The names a live ``/prompt NAME`` may set: the moods' (or :data:`PROMPT_NAME`
+    without moods) when the show's source or an enabled stage paints with diffusion, none
+    otherwise."""
+    spec = show.generator
+    if spec.model != "diffusion" and not any(s.kind == "diffusion" and s.enabled
+                                             for s in spec.stages):
+        return ()
+    return tuple(m.name for m in show.moods) or (PROMPT_NAME,)

@@ -4,7 +4,8 @@
 
 Builds the tiny random pipeline (installation/generator/diffusion/tiny.py) in a temporary
 folder, loads it through a show as an artist's model would be, and saves one strip: the
-default CPPN image, the same image repainted at strengths 0.25, 0.5 and 0.75, and the tiny
+default CPPN image, the same image repainted by a ``[[generator.stages]] kind = "diffusion"``
+stage at strengths 0.25, 0.5 and 0.75, and the tiny
 model's own txt2img image. It prints, for each, the mean absolute change from the CPPN image
 (0..255), the figure quoted in the caption. The weights are random: the picture proves the
 code path, not the art; a real model (your sd-turbo folder) is needed for that. Only its VAE
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +34,10 @@ type = "ECG"
 [generator]
 model = "{model}"
 size = [{w}, {h}]
+{extra}
 
 [diffusion]
 path = "{pipe}"
-{extra}
 
 [[moods]]
 name = "still water"
@@ -73,11 +73,10 @@ def main() -> None:
                                         shader=REPO / "shaders" / "pulse.frag"))
             return load_show(path)
 
-        stage_gen = make_generator(show("cppn", "repaint = true"), device="cpu")
         panels = []
         for strength in (0.0, 0.25, 0.5, 0.75):  # at 0 the stage passes the CPPN through
-            stage_gen.stage.spec = replace(stage_gen.stage.spec, strength=strength)
-            stage_gen.walk._z = None  # the same CPPN image under each strength
+            stage = f'[[generator.stages]]\nkind = "diffusion"\nstrength = {strength}'
+            stage_gen = make_generator(show("cppn", stage), device="cpu")
             label = f"img2img, strength {strength}" if strength else "CPPN (the source)"
             panels.append((label, stage_gen(CONTROLS).pixels.copy()))
         cppn = panels[0][1]

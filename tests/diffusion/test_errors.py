@@ -171,3 +171,20 @@ def test_without_the_extra_a_run_says_how_to_install_it(tmp_path, tiny_model):
     assert_one_line(result, f":{line_of(show, 'path =')}: diffusion.path",
                     "needs the diffusion extra: pip install -e '.[diffusion]'")
     assert not out.exists()
+
+
+def test_a_diffusion_stage_without_a_model_path_is_a_show_error_naming_the_key(tmp_path):
+    from tests.unit.test_chain import write_show as plain_show
+
+    show = plain_show(tmp_path, '[[generator.stages]]\nkind = "diffusion"\n')
+    with pytest.raises(ShowError, match=r'diffusion\.path: model = "diffusion" and kind = '
+                       r'"diffusion" stages need path = .*nothing is downloaded'):
+        load_show(show)
+
+
+def test_a_diffusion_stage_of_a_broken_folder_names_the_diffusion_key(tmp_path, tiny_model):
+    model = copy_pipe(tiny_model, tmp_path)
+    shutil.rmtree(model / "vae")
+    show = write_show(tmp_path, model, model="cppn",
+                      generator='[[generator.stages]]\nkind = "diffusion"')
+    refused(show, f":{line_of(show, 'path =')}: diffusion.path", "component 'vae' is missing")

@@ -58,9 +58,9 @@ def test_a_diffusion_replay_is_byte_identical_and_follows_the_moods(tmp_path, ti
 
 def test_a_repainted_cppn_replay_is_byte_identical(tmp_path, tiny_model):
     show = write_show(tmp_path / "show", tiny_model.pipe, model="cppn",
-                      diffusion='repaint = true\nstrength_control = "calm"')
+                      generator='[[generator.stages]]\nkind = "diffusion"\n'
+                                'strength_control = "calm"')
     first = render(show, tmp_path / "a.mp4", duration=2.0)
     assert first == render(show, tmp_path / "b.mp4", duration=2.0)
-    plain = write_show(tmp_path / "plain", tiny_model.pipe, model="cppn",
-                       diffusion="repaint = false", moods="")
+    plain = write_show(tmp_path / "plain", tiny_model.pipe, model="cppn", moods="")
     assert render(plain, tmp_path / "c.mp4", duration=2.0)[1] != first[1]

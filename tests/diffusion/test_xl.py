@@ -20,13 +20,18 @@ def xl_pipe(tmp_path_factory: pytest.TempPathFactory):
                                train_steps=0)
 
 
-@pytest.mark.parametrize(("model", "settings"), [("diffusion", ""), ("cppn", "repaint = true"),
-                                                 ("diffusion", "guidance = 2.0")])
-def test_an_sdxl_folder_paints_and_follows_the_moods(tmp_path, xl_pipe, model, settings):
-    gen = make_generator(load_show(write_show(tmp_path, xl_pipe, model=model,
+STAGE = '[[generator.stages]]\nkind = "diffusion"'
+
+
+@pytest.mark.parametrize(("model", "stage", "settings"), [("diffusion", "", ""),
+                                                          ("cppn", STAGE, ""),
+                                                          ("diffusion", "", "guidance = 2.0")])
+def test_an_sdxl_folder_paints_and_follows_the_moods(tmp_path, xl_pipe, model, stage, settings):
+    gen = make_generator(load_show(write_show(tmp_path, xl_pipe, model=model, generator=stage,
                                               diffusion=settings)), device="cpu")
-    assert gen.prompts.encoder.model.family == "xl"
+    prompts = gen.stages[0].stage.prompts if stage else gen.model.prompts
+    assert prompts.encoder.model.family == "xl"
     still = gen(Controls(t=0.0, values={"calm": 1.0, "energy": 0.1})).pixels.copy()
     storm = gen(Controls(t=0.0, values={"calm": 0.0, "energy": 1.0})).pixels.copy()
-    assert set(gen.prompts.last.conditioning) == {"prompt_embeds", "pooled_prompt_embeds"}
+    assert set(prompts.last.conditioning) == {"prompt_embeds", "pooled_prompt_embeds"}
     assert still.std() > 0 and not np.array_equal(still, storm)

@@ -4,9 +4,10 @@
 * :mod:`.loading` loads a local diffusers folder or a single ``.safetensors`` checkpoint;
 * :mod:`.schedule` the few-step turbo/LCM timestep schedules;
 * :mod:`.prompts` prompt embeddings as mood anchors, encoded once, blended by the body;
-* :mod:`.source` txt2img as a generator source (``latent_dim``, ``render_controls``);
-* :mod:`.stage` img2img as an image stage (``name``, ``__call__(image, controls)``, ``reset``);
-* :mod:`.adapter` the temporary wiring into today's generator (until the chain lands);
+* :mod:`.source` txt2img as a generator source (``latent_dim``, ``render_controls``) and
+  :func:`~.source.build_source`, ``SOURCES["diffusion"]`` in ``generator/sources.py``;
+* :mod:`.stage` img2img as an image stage (``name``, ``__call__(image, controls)``, ``reset``),
+  built by ``generator/stages/diffusion.py`` for ``[[generator.stages]] kind = "diffusion"``;
 * :mod:`.saving` rehearsal's ``m``: the current blend saved as a mood;
 * :mod:`.tiny` a tiny random pipeline for tests, benchmarks and stills (proves the path only).
 

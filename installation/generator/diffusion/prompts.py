@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,27 +24,34 @@ import torch
 
 from installation.errors import ModelError
 from installation.generator.diffusion.loading import LoadedModel
+from installation.generator.diffusion.offline import key_where
 from installation.generator.moods import MoodSpace
 from installation.messages import Controls
-from installation.show import DiffusionSpec, MoodSpec
+from installation.show import PROMPT_NAME, DiffusionSpec, MoodSpec, Show
 
 _log = logging.getLogger(__name__)
 Conditioning = dict[str, torch.Tensor]  # "prompt_embeds" (1, 77, D) [, "pooled_prompt_embeds"]
-DEFAULT_NAME = "prompt"  # the one prompt's name when the show has no [[moods]]
+CACHE_TEXTS = 256  # encoded texts kept (most recently used)
 
 
 class PromptEncoder:
-    """Text -> conditioning with the model's encoders; each distinct text encoded once."""
+    """Text -> conditioning with the model's encoders; each distinct text encoded once.
+
+    The cache keeps the :data:`CACHE_TEXTS` most recently used texts: the moods' prompts are
+    used for every image and stay; a long rehearsal of live prompts cannot grow it without
+    end (an SD 2 conditioning is 77 x 1024 values).
+    """
 
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
-        self._cache: dict[str, Conditioning] = {}
+        self._cache: OrderedDict[str, Conditioning] = OrderedDict()
         self.encoded = 0  # texts actually run through the encoder (the cache's misses)
 
     @torch.inference_mode()
     def __call__(self, text: str) -> Conditioning:
         cached = self._cache.get(text)
         if cached is not None:
+            self._cache.move_to_end(text)
             return cached
         pipe = self.model.txt2img
         out = pipe.encode_prompt(prompt=text, device=self.model.device,
@@ -56,6 +64,8 @@ class PromptEncoder:
                 cond = {k: torch.zeros_like(v) for k, v in cond.items()}
         cond = {k: v.to(self.model.dtype) for k, v in cond.items()}
         self._cache[text] = cond
+        if len(self._cache) > CACHE_TEXTS:
+            self._cache.popitem(last=False)
         self.encoded += 1
         return cond
 
@@ -131,7 +141,7 @@ class PromptBlend:
         self.encoder = encoder
         self.space = space
         self.guided = spec.guidance > 1.0
-        self.names = [m.name for m in moods] or [DEFAULT_NAME]
+        self.names = [m.name for m in moods] or [PROMPT_NAME]
         self._texts = ([m.prompt if m.prompt is not None else spec.prompt for m in moods]
                        or [spec.prompt])
         self._negatives = ([m.negative if m.negative is not None else spec.negative
@@ -206,6 +216,31 @@ class PromptBlend:
     def last(self) -> BlendSnapshot | None:
         """The blend of the latest image (``None`` before the first)."""
         return self._last
+
+    # -- rehearsal: the HUD line and ``m`` ----------------------------------------------
+    def hud_text(self) -> str:
+        """The two strongest moods of the latest image with their weights and prompts
+        (every prompt before the first image)."""
+        last, texts = self._last, self.texts()
+        if last is None:
+            return "prompt: " + " | ".join(f"{n}: {t[:24]}" for n, t in texts.items())
+        top = sorted(last.weights.items(), key=lambda kv: -kv[1])[:2]
+        return "prompt " + " | ".join(f"{w:.0%} {n}: {texts[n][:28]!r}" for n, w in top
+                                      if w >= 0.01)
+
+    def save(self, path: Path) -> str:
+        """Save the latest image's blend as ``path`` (.safetensors); returns the TOML lines
+        of the mood entry that uses it (``""`` before the first image)."""
+        from installation.generator.diffusion.saving import save_blend
+
+        return "" if self._last is None else save_blend(self._last, path)
+
+
+def show_prompts(show: Show, model: LoadedModel) -> PromptBlend:
+    """The show's prompts, blended where its moods are (the source's and each stage's own)."""
+    space = MoodSpace(show.generator, show.moods) if show.moods else None
+    return PromptBlend(show.moods, show.diffusion, space, PromptEncoder(model),
+                       embedding_where=lambda key: key_where(show.path, key))
 
 
 def pipeline_kwargs(positive: Conditioning, negative: Conditioning | None) -> dict[str, Any]:

@@ -9,13 +9,20 @@ are blended (:class:`~.prompts.PromptBlend`).
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import torch
 
-from installation.generator.diffusion.loading import LoadedModel
-from installation.generator.diffusion.prompts import PromptBlend, pipeline_kwargs
+from installation.generator.chain import Walk
+from installation.generator.diffusion.loading import LoadedModel, load_model
+from installation.generator.diffusion.prompts import PromptBlend, pipeline_kwargs, show_prompts
 from installation.generator.diffusion.schedule import trailing_timesteps
+from installation.generator.latent_walk import LatentWalk
 from installation.generator.models import fit_cover
+from installation.generator.moods import MoodWalk, resolve_anchors
 from installation.messages import Controls
+from installation.show import Show
 
 
 def model_size(model: LoadedModel, size: tuple[int, int]) -> tuple[int, int]:
@@ -78,3 +85,36 @@ class DiffusionSource:
         )[0]
         images = fit_cover(out.clamp(0.0, 1.0), *self.size)
         return images[0].permute(1, 2, 0)
+
+
+def diffusion_walk(show: Show, latent_dim: int) -> Walk:
+    """The walk of the noise latent: the moods' walk (or the two-anchor walk) in its space.
+
+    ``max_step`` and ``pulse_kick`` are lengths in latent space, set for a latent of
+    ``generator.latent_dim`` values; the noise latent has ``latent_dim`` (thousands), so both
+    scale by ``sqrt(latent_dim / generator.latent_dim)`` to move the picture as much.
+    """
+    spec = show.generator
+    scale = math.sqrt(latent_dim / spec.latent_dim)
+    spec = replace(spec, latent_dim=latent_dim, max_step=spec.max_step * scale,
+                   pulse_kick=spec.pulse_kick * scale)
+    if not show.moods:
+        return LatentWalk(spec)
+    return MoodWalk(spec, show.moods, resolve_anchors(show.moods, latent_dim,
+                                                      shared_seed=spec.seed))
+
+
+def build_source(show: Show, device: torch.device, dtype: torch.dtype
+                 ) -> tuple[DiffusionSource, Walk]:
+    """``[generator] model = "diffusion"``: the txt2img source and the walk of its noise
+    latent (``sources.SOURCES["diffusion"]``).
+
+    Raises
+    ------
+    ModelError
+        One line naming the ``[diffusion]`` key (see :func:`~.loading.load_model`).
+    """
+    model = load_model(show.path, show.diffusion, device, dtype)
+    source = DiffusionSource(model, show_prompts(show, model), show.generator.size,
+                             show.generator.seed)
+    return source, diffusion_walk(show, source.latent_dim)

@@ -1,11 +1,12 @@
-"""img2img as an image stage: the image of the source before it, repainted by the body.
+"""img2img as an image stage: the image of the link before it, repainted by the body.
 
-Follows the chain's stage protocol (interfaces): ``name``, ``__call__(image, controls)``
-with ``image`` ``(1, 3, H, W)`` in 0..1 on the chain's device, and ``reset()``. The strength
-(how much of the noise range is repainted) comes from a control; the prompt blend from the
-body's place among the moods. Its noise is seeded the same for every image: the repainting
-follows the source's image and the body instead of flickering with fresh noise each time
-(as StreamDiffusion does for the same reason).
+Follows the chain's stage protocol (``chain.ImageStage``): ``name``, ``__call__(image,
+controls)`` with ``image`` ``(1, 3, H, W)`` in 0..1 on the chain's device, and ``reset()``.
+The strength (how much of the noise range is repainted) comes from the stage's control; the
+prompt blend from the body's place among the moods. Its noise is seeded the same for every
+image: the repainting follows the source's image and the body instead of flickering with
+fresh noise each time (as StreamDiffusion does for the same reason). Failures are the
+chain's to handle (``chain.GuardedStage``: bypassed, or off for the run on a memory error).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from installation.generator.diffusion.prompts import PromptBlend, pipeline_kwarg
 from installation.generator.diffusion.schedule import trailing_timesteps
 from installation.generator.diffusion.source import model_size
 from installation.messages import Controls
+from installation.show import StageSpec
+
+
+def _clip01(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))
 
 
 class DiffusionStage:
@@ -26,31 +32,45 @@ class DiffusionStage:
     Parameters
     ----------
     model
-        The loaded pipelines.
+        The loaded pipelines (``model.spec``: ``[diffusion]``, steps and guidance).
     prompts
         The moods' prompts and their blend.
     seed
         Seed of the repainting noise (the same for every image).
+    settings
+        The stage's ``[[generator.stages]]`` entry: strength, its control, mix.
     """
 
-    name = "diffusion"
-
-    def __init__(self, model: LoadedModel, prompts: PromptBlend, seed: int) -> None:
+    def __init__(self, model: LoadedModel, prompts: PromptBlend, seed: int,
+                 settings: StageSpec) -> None:
         self.model = model
         self.prompts = prompts
         self.seed = seed
         self.spec = model.spec
+        self.settings = settings
+        self.name = settings.label
         self.last_strength = 0.0
 
     def strength(self, controls: Controls) -> float:
         """The strength at ``controls``: ``strength_range`` mapped from ``strength_control``
-        (clipped to 0..1), or the constant ``strength``."""
-        spec = self.spec
-        if not spec.strength_control:
-            return spec.strength
-        value = min(1.0, max(0.0, float(controls.get(spec.strength_control, 0.0))))
-        lo, hi = spec.strength_range
+        (clipped to 0..1; a missing control reads 0), or the constant ``strength``."""
+        settings = self.settings
+        if not settings.strength_control:
+            return settings.strength
+        value = _clip01(controls.get(settings.strength_control, 0.0))
+        lo, hi = settings.strength_range
         return lo + (hi - lo) * value
+
+    def mix(self, controls: Controls) -> float:
+        """Share of the repainted image over the stage's input (``mix``, scaled by
+        ``mix_control``), as for every stage."""
+        settings = self.settings
+        scale = _clip01(controls.get(settings.mix_control, 1.0)) if settings.mix_control else 1.0
+        return settings.mix * scale
+
+    def hud_status(self) -> str:
+        """The rehearsal HUD's part: the strength of the latest image."""
+        return f"{self.name} strength {self.last_strength:.2f}"
 
     def reset(self) -> None:
         """Nothing carries over between images (the noise is the same for each)."""
@@ -63,8 +83,9 @@ class DiffusionStage:
         self.last_strength = strength
         timesteps = trailing_timesteps(strength, self.spec.steps, model.train_steps,
                                        model.grid)
-        if not timesteps:
-            return image  # nothing to repaint at (almost) zero strength
+        mix = self.mix(controls)
+        if not timesteps or mix <= 0.0:
+            return image  # nothing to repaint at (almost) zero strength, or nothing shown
         height, width = image.shape[-2:]
         paint_w, paint_h = model_size(model, (width, height))
         x = image.to(model.device, model.dtype)
@@ -82,4 +103,5 @@ class DiffusionStage:
         if tuple(out.shape[-2:]) != (height, width):
             out = nn.functional.interpolate(out, size=(height, width), mode="bilinear",
                                             align_corners=False)
-        return out.clamp(0.0, 1.0).to(image.device, image.dtype)
+        out = out.clamp(0.0, 1.0).to(image.device, image.dtype)
+        return out if mix >= 1.0 else torch.lerp(image, out, mix)
