@@ -116,3 +116,28 @@ def test_live_prompting_in_a_real_rehearsal_window(tiny_model, xvfb_display: str
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "scenario held" in result.stdout
+
+
+def test_live_prompts_go_to_the_reloaded_generator_unless_the_file_changed_them(
+        tmp_path, tiny_model) -> None:
+    from installation.generator.factory import make_generator
+    from installation.rehearsal.prompts import LivePrompts
+
+    path = write_show(tmp_path, tiny_model.pipe)
+    show = load_show(path)
+    live = LivePrompts()
+    assert live.set(make_generator(show, device="cpu"), show, "storm", "hail") == \
+        "prompt storm: 'hail'"
+    assert live.set(make_generator(show, device="cpu"), show, "still water", "fog") == \
+        "prompt still water: 'fog'"
+    assert live.set(make_generator(show, device="cpu"), show, "sun", "x").startswith(
+        "/prompt: no mood named 'sun'")
+    # The file now gives "still water" a new prompt: that mood takes the file's.
+    path.write_text(path.read_text().replace("still water at dawn", "a frozen lake"))
+    edited = load_show(path)
+    reloaded = make_generator(edited, device="cpu")
+    assert live.reapply(reloaded, edited) == ["storm"]
+    assert reloaded.model.prompts.texts() == {"still water": "a frozen lake", "storm": "hail"}
+    # A show that no longer paints forgets them.
+    plain = load_show(write_show(tmp_path / "plain", tiny_model.pipe, model="cppn", moods=""))
+    assert live.reapply(make_generator(plain, device="cpu"), plain) == [] and live.live == {}
