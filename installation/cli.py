@@ -150,22 +150,26 @@ def build_parser() -> argparse.ArgumentParser:
     flashes.add_argument("video", type=Path, help="video file, e.g. a replay's .mp4")
 
     train = commands.add_parser(
-        "train", help="train a generator (GAN or VAE) on a folder of images, from scratch")
-    train.add_argument("images", type=Path, help="folder of images (png, jpg, webp, ...)")
+        "train", help="train a generator (GAN, VAE or NCA) on your images, from scratch")
+    train.add_argument("images", type=Path,
+                       help="folder of images (png, jpg, webp, ...); one image for --model nca")
     train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
     train.add_argument("--model", choices=sorted(_trainers()), default="vae",
-                       help="what to train: gan (sharp, few-shot FastGAN) or vae (default)")
+                       help="what to train: gan (sharp, few-shot FastGAN), vae (default), or nca"
+                       " (a living image grown from one image)")
     train.add_argument("--size", type=int, help="image side, power of two (64)")
     train.add_argument("--minutes", type=_positive, default=15.0,
                        help="time budget of this run (15)")
-    train.add_argument("--steps", type=_count, help="stop at this many steps in all (gan, vae)")
+    train.add_argument("--steps", type=_count,
+                       help="stop at this many steps in all (gan, vae, nca)")
     train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
     train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
-    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32, nca 8)")
     train.add_argument("--every", type=_count,
                        help="sample grid and checkpoint every N steps (gan; 500)")
     train.add_argument("--resume", action="store_true",
-                       help="go on training the checkpoint at -o, exactly where it stopped (gan)")
+                       help="go on training the checkpoint at -o, exactly where it stopped"
+                       " (gan, nca)")
     train.add_argument("--seed", type=int, default=0, help="seed (0)")
     train.add_argument("--device", help="torch device (default: automatic)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

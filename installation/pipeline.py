@@ -179,7 +179,11 @@ class Pipeline:
             self.presence, self.visitor_state = state.presence, state.visitor_state
 
     def reset_sensing(self) -> None:
-        """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet."""
+        """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet, and
+        the generator's own state (a dream's previous image, a grown colony) forgotten.
+
+        Only called from the loop thread with lock-step generation (rehearsal), where no
+        worker can be generating at the same time."""
         self.extractors = {key: make_extractor(key, spec)
                            for key, spec in self.show.streams.items()}
         self._features.clear()
@@ -188,6 +192,7 @@ class Pipeline:
         self.presence = Presence(self.presence.required, self.presence.arrive_s,
                                  self.presence.leave_s)
         self.visitor_state.reset()
+        self.generator.reset()
 
     def step(
         self, chunks: Mapping[str, Chunk], t: float, index: int,

@@ -212,18 +212,75 @@ class StageSpec:
 
 
 @dataclass(frozen=True)
+class NcaSpec:
+    """``[generator.nca]``: the living image (``model = "nca"``), see docs/nca.md.
+
+    The automaton grows the artist's image from one cell; a heartbeat cuts a wound into it,
+    sized by one control; another control steers how fast it grows back; when nobody is
+    there it heals back to the image.
+    """
+
+    steps_per_image: int = field(
+        default=4, metadata=bounds(ge=1, le=64, doc="Automaton steps per generated image"
+                                   " (fixed, so a replay is deterministic).")
+    )
+    growth_control: str = field(
+        default="calm", metadata=bounds(doc="Control (0..1) steering the growth rate; empty:"
+                                        " always the top of growth_rate.")
+    )
+    growth_rate: tuple[float, float] = field(
+        default=(0.1, 0.5), metadata=bounds(ge=0.0, le=1.0, doc="Share of cells updating per"
+                                            " step at growth control 0 and 1 (trained at 0.5).")
+    )
+    heal_rate: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=1.0, doc="Share of cells updating per step"
+                                     " while nobody is there.")
+    )
+    wound_control: str = field(
+        default="pulse", metadata=bounds(doc="Control whose rise wounds the image (a heartbeat's"
+                                         " pulse); empty: no wounds.")
+    )
+    wound_rise: float = field(
+        default=0.3, metadata=bounds(gt=0.0, le=1.0, doc="Rise of wound_control between two"
+                                     " images that counts as a beat.")
+    )
+    wound_size_control: str = field(
+        default="arousal", metadata=bounds(doc="Control (0..1) sizing the wound; empty: the"
+                                           " middle of wound_radius.")
+    )
+    wound_radius: tuple[float, float] = field(
+        default=(0.15, 0.45), metadata=bounds(ge=0.0, le=2.0, doc="Wound radius at wound size"
+                                              " 0 and 1, as a share of the image's radius.")
+    )
+    regrow_on_leave: bool = field(
+        default=True, metadata=bounds(doc="When the visitor leaves, grow the image afresh from"
+                                      " one cell (false: let it heal its wounds in place).")
+    )
+    lifespan_steps: int = field(
+        default=0, metadata=bounds(ge=0, le=1_000_000, doc="Grow the colony afresh after this"
+                                   " many full-rate steps (for a briefly trained automaton that"
+                                   " drifts with age); 0: it lives for ever.")
+    )
+
+    def __post_init__(self) -> None:
+        if self.growth_rate[0] > self.growth_rate[1] or self.wound_radius[0] > self.wound_radius[1]:
+            raise ValueError("growth_rate and wound_radius need [low, high] with low <= high")
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
     """``[generator]``: the neural image generator and its walk through latent space."""
 
-    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "diffusion"] = field(
+    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "nca", "diffusion"] = field(
         default="cppn",
         metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, a VAE or"
-                        " GAN trained with `installation train`, or your diffusion model"
+                        " GAN trained with `installation train`, a trained neural cellular"
+                        " automaton (nca; see [generator.nca]), or your diffusion model"
                         " (txt2img; see [diffusion])."),
     )
     path: Path | None = field(
         default=None,
-        metadata=bounds(doc="Model file for torchscript/onnx/vae/gan, relative to show.toml."),
+        metadata=bounds(doc="Model file for torchscript/onnx/vae/gan/nca, relative to show.toml."),
     )
     output_range: Literal["0..1", "-1..1"] = field(
         default="0..1", metadata=bounds(doc="Value range of a TorchScript or ONNX model's images.")
@@ -285,6 +342,8 @@ class GeneratorSpec:
     stages: tuple[StageSpec, ...] = field(
         default=(), metadata=bounds(doc="Image stages after the model: [[generator.stages]].")
     )
+    nca: NcaSpec = field(default_factory=NcaSpec, metadata=bounds(doc="The living image's"
+                         " behaviour (model = \"nca\"): see [generator.nca]."))
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.activations if a not in ACTIVATION_NAMES]

@@ -8,6 +8,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+# As installation/cli.py does: torch's OpenMP threads otherwise spin-wait between ops, and on
+# two cores shared with the GL rasteriser that made training steps and tests several times
+# slower. It must be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -55,6 +55,8 @@ def default_text(value: Any) -> str:
         return "*required*"
     if value is None:
         return "*unset*"
+    if dataclasses.is_dataclass(value):
+        return "its own table"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     if isinstance(value, str):
@@ -81,12 +83,15 @@ def section(cls: type, header: str) -> list[str]:
 
 
 def nested(cls: type, prefix: str) -> list[str]:
-    """Sections of the arrays of tables inside a table (e.g. ``[[generator.stages]]``)."""
-    out = []
+    """Sections of the sub-tables (e.g. ``[generator.nca]``) and arrays of tables (e.g.
+    ``[[generator.stages]]``) inside a table."""
+    out: list[str] = []
     hints = get_type_hints(cls)
     for spec in dataclasses.fields(cls):
         tp = hints[spec.name]
-        if get_origin(tp) is tuple and dataclasses.is_dataclass(get_args(tp)[0]):
+        if dataclasses.is_dataclass(tp):
+            out += section(tp, f"[{prefix}.{spec.name}]")
+        elif get_origin(tp) is tuple and dataclasses.is_dataclass(get_args(tp)[0]):
             out += section(get_args(tp)[0], f"[[{prefix}.{spec.name}]]")
     return out
 

@@ -193,7 +193,12 @@ class GeneratorChain:
         return self._z.detach().clone()
 
     def reset(self) -> None:
-        """Forget every stage's state (a seek, a new visitor)."""
+        """Forget the source's and every stage's state (a rehearsal seek), so what is shown
+        after the seek does not carry a dream or a grown colony from elsewhere in the
+        recording."""
+        reset_source = getattr(self.model, "reset", None)
+        if callable(reset_source):  # stateful sources (the NCA); stateless ones have none
+            reset_source()
         for stage in self.stages:
             stage.reset()
 

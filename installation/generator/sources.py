@@ -84,6 +84,12 @@ def _gan(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     return Source(model, dtype, projector)
 
 
+def _nca(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
+    from installation.generator.nca_source import NcaSource
+
+    return Source(NcaSource(show.generator, device), torch.float32)  # float32 state everywhere
+
+
 def _diffusion(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.diffusion.source import build_source
 
@@ -97,6 +103,7 @@ SOURCES: dict[str, Callable[[Show, torch.device, torch.dtype], Source]] = {
     "onnx": _onnx,
     "vae": _vae,
     "gan": _gan,
+    "nca": _nca,
     "diffusion": _diffusion,
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 TRAINERS: dict[str, str] = {
     "vae": "installation.generator.train:train_request",
     "gan": "installation.generator.gan_train:train_request",
+    "nca": "installation.generator.train_nca:train_request",
 }
 
 

@@ -208,3 +208,21 @@ def _hint(cls: type, name: str):
     from typing import get_type_hints
 
     return get_type_hints(cls)[name]
+
+
+class Counting(NanSource):
+    """A stateful source (as the NCA is): it counts the resets it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(good_first=True)
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_reset_reaches_a_stateful_source_as_well_as_the_stages() -> None:
+    stage, source = Raises(), Counting()
+    generator = chain([stage], model=source)
+    generator.reset()
+    assert (source.resets, stage.resets) == (1, 1)
