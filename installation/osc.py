@@ -6,13 +6,18 @@ In (default ``127.0.0.1:9000``), only for the show's own controls (those its map
 
 * ``/control/NAME f`` holds control NAME at ``f``;
 * ``/control/NAME/nudge f`` adds ``f`` to whatever the body gives (cumulative);
-* ``/control/NAME/clear`` and ``/control/clear`` hand control back to the body.
+* ``/control/NAME/clear`` and ``/control/clear`` hand control back to the body;
+* ``/prompt NAME "text"`` gives mood NAME a new diffusion prompt (rehearsal; only the names
+  :func:`~installation.show.prompt_names` gives: the show's moods when it paints with
+  diffusion). The text is one string of printable characters, at most
+  :data:`MAX_PROMPT_CHARS`; the latest per mood waits in :meth:`OscBridge.take_prompts`.
 
 A held or nudged value is clamped to the control's range (the span of its mappings'
 ``out_range`` and idle values). Holds and nudges expire ``hold_s`` seconds after the last
 message for that control (default 60 s; 0: never), so a sender that died does not hold the
 piece for good. Anything else (an unknown name, another address, not exactly one finite
-number, a malformed datagram) is ignored and counted; a warning says how many, at most once
+number, a prompt that is not one printable string, a malformed datagram) is ignored and
+counted; a warning says how many, at most once
 every few seconds.
 
 Out (only when a target port is given): ``/feature/STREAM/NAME f`` for every finite feature,
@@ -28,7 +33,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +43,16 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from installation.messages import Chunk, Controls, Features
 from installation.runtime import SinkPart
-from installation.show import Show
+from installation.show import Show, prompt_names
 
-__all__ = ["OscBridge", "OscOut", "OscSettings", "control_ranges"]
+__all__ = ["OscBridge", "OscOut", "OscSettings", "control_ranges", "prompt_names"]
 
 _log = logging.getLogger(__name__)
 FLOAT32_MAX = 3.4028234663852886e38
 WARN_EVERY_S = 5.0
+# Text encoders read 77 tokens (CLIP): far fewer characters than this. The cap bounds what a
+# sender can make the engine hold and encode.
+MAX_PROMPT_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -156,13 +164,18 @@ class OscBridge:
         The controls OSC may set, with their ranges (:func:`control_ranges`).
     clock
         Monotonic seconds for the hold timeout, swappable for tests.
+    prompts
+        The mood names ``/prompt`` may set (:func:`~installation.show.prompt_names`).
     """
 
     def __init__(self, settings: OscSettings, controls: Mapping[str, tuple[float, float]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 prompts: Collection[str] = ()) -> None:
         self.settings = settings
         self.controls = dict(controls)
+        self.prompts = tuple(prompts)
         self.clock = clock
+        self._pending_prompts: dict[str, str] = {}  # name -> latest text, until taken
         self.ignored = 0  # bad messages over the whole run
         self._lock = threading.Lock()
         self._hold: dict[str, tuple[float, float]] = {}  # name -> (value, last message time)
@@ -219,6 +232,9 @@ class OscBridge:
     def _on_message(self, address: object, *args: object) -> None:
         parts = address.split("/") if isinstance(address, str) else []
         # "", "control", NAME[, "nudge" | "clear"], or "", "control", "clear"
+        if address == "/prompt":
+            self._on_prompt(args)
+            return
         if len(parts) not in (3, 4) or parts[0] != "" or parts[1] != "control":
             self._bad(f"unknown address {address!r}")
             return
@@ -250,6 +266,28 @@ class OscBridge:
                 span = hi - lo
                 total = self._nudge.get(name, (0.0, now))[0] + value
                 self._nudge[name] = (float(min(span, max(-span, total))), now)
+
+    def _on_prompt(self, args: tuple[object, ...]) -> None:
+        if len(args) != 2 or not all(isinstance(a, str) for a in args):
+            self._bad(f'/prompt: expected NAME "text" (two strings), got {args!r:.80}')
+            return
+        name, text = str(args[0]), str(args[1])
+        if name not in self.prompts:
+            known = ", ".join(self.prompts) if self.prompts else "none: no diffusion here"
+            self._bad(f"/prompt {name[:40]!r}: not a mood of this show (moods: {known:.120})")
+            return
+        if len(text) > MAX_PROMPT_CHARS or not text.isprintable():
+            self._bad(f"/prompt {name!r}: the text must be printable, at most"
+                      f" {MAX_PROMPT_CHARS} characters (got {len(text)}: {text[:32]!r})")
+            return
+        with self._lock:
+            self._pending_prompts[name] = text
+
+    def take_prompts(self) -> dict[str, str]:
+        """The prompts received since the last call: the latest text per mood."""
+        with self._lock:
+            taken, self._pending_prompts = self._pending_prompts, {}
+        return taken
 
     def _bad(self, why: str) -> None:
         # One line per few seconds, however many bad messages arrive.

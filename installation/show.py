@@ -102,12 +102,16 @@ class StageSpec:
 
     ``kind = "dream"`` amplifies what a network sees (DeepDream, on the trained GAN's
     discriminator, the VAE's encoder or your TorchScript network); ``kind = "model"`` runs your
-    TorchScript or ONNX image-to-image model (e.g. a style-transfer network). Keys that do not
-    belong to a stage's kind are ignored. See docs/generator.md.
+    TorchScript or ONNX image-to-image model (e.g. a style-transfer network); ``kind =
+    "diffusion"`` repaints the image with your diffusion model (img2img; the model is
+    ``[diffusion]``'s, see docs/diffusion.md). Keys that do not belong to a stage's kind are
+    ignored. See docs/generator.md.
     """
 
-    kind: Literal["dream", "model"] = field(
-        metadata=bounds(doc='Stage: "dream" (DeepDream) or "model" (your image-to-image model).')
+    kind: Literal["dream", "model", "diffusion"] = field(
+        metadata=bounds(doc='Stage: "dream" (DeepDream), "model" (your image-to-image model) or'
+                        ' "diffusion" (your diffusion model repaints the image; see'
+                        ' [diffusion]).')
     )
     name: str = field(default="", metadata=bounds(doc="Name in log lines (default: the kind)."))
     enabled: bool = field(default=True, metadata=bounds(doc="false: skip the stage."))
@@ -170,6 +174,19 @@ class StageSpec:
     zoom_kick: float = field(
         default=0.03, metadata=bounds(ge=0.0, le=0.25, doc="dream, feedback: extra zoom at"
                                       " zoom_control 1.")
+    )
+    strength: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=1.0, doc="diffusion: how much of the image is"
+                                     " repainted (0: none, 1: all) when strength_control is"
+                                     " empty.")
+    )
+    strength_control: str = field(
+        default="", metadata=bounds(doc="diffusion: control (0..1) setting the strength"
+                                    " through strength_range, e.g. arousal.")
+    )
+    strength_range: tuple[float, float] = field(
+        default=(0.2, 0.7), metadata=bounds(ge=0.0, le=1.0, doc="diffusion: strengths at"
+                                            " strength_control 0 and 1.")
     )
     mix: float = field(
         default=1.0, metadata=bounds(ge=0.0, le=1.0, doc="Share of the stage's output over its"
@@ -254,11 +271,12 @@ class NcaSpec:
 class GeneratorSpec:
     """``[generator]``: the neural image generator and its walk through latent space."""
 
-    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "nca"] = field(
+    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "nca", "diffusion"] = field(
         default="cppn",
-        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, a VAE"
-                        " or GAN trained with `installation train`, or a trained neural"
-                        " cellular automaton (nca)."),
+        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, a VAE or"
+                        " GAN trained with `installation train`, a trained neural cellular"
+                        " automaton (nca; see [generator.nca]), or your diffusion model"
+                        " (txt2img; see [diffusion])."),
     )
     path: Path | None = field(
         default=None,
@@ -333,7 +351,7 @@ class GeneratorSpec:
             raise ValueError(
                 f"activations: unknown {unknown} (known: {', '.join(ACTIVATION_NAMES)})"
             )
-        if self.model != "cppn" and self.path is None:
+        if self.model not in ("cppn", "diffusion") and self.path is None:
             raise ValueError(f"model = {self.model!r} needs path = \"model file\"")
 
 
@@ -353,13 +371,95 @@ class MoodSpec:
         default=None, metadata=bounds(doc="Anchor from an image: the VAE's encoder, or the"
                                       " GAN latent whose image is closest to it.")
     )
+    # -- diffusion (issue 12): a text prompt is an anchor of the diffusion model's conditioning.
+    prompt: str | None = field(
+        default=None, metadata=bounds(doc="Diffusion: the text this mood paints (its embedding"
+                                      " is the anchor); seed/latent then optionally set the"
+                                      " noise anchor.")
+    )
+    negative: str | None = field(
+        default=None, metadata=bounds(doc="Diffusion: what this mood avoids (used when"
+                                      " diffusion.guidance > 1).")
+    )
+    embedding: Path | None = field(
+        default=None, metadata=bounds(doc="Diffusion: a prompt blend saved in rehearsal (m),"
+                                      " .safetensors; instead of prompt.")
+    )
+
+    @property
+    def paints(self) -> bool:
+        """True when the mood is a diffusion prompt (text or saved embedding)."""
+        return self.prompt is not None or self.embedding is not None
 
     def __post_init__(self) -> None:
         given = [k for k in ("seed", "latent", "image") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"mood {self.name!r} needs exactly one of seed, latent, image")
+        if self.prompt is not None and self.embedding is not None:
+            raise ValueError(f"mood {self.name!r}: give prompt or embedding, not both")
+        if self.paints:  # the noise anchor is optional: by default all prompts share one
+            if len(given) > 1 or "image" in given:
+                raise ValueError(f"mood {self.name!r}: a prompt mood takes at most one of"
+                                 " seed, latent (its noise anchor)")
+        elif len(given) != 1:
+            raise ValueError(f"mood {self.name!r} needs exactly one of seed, latent, image"
+                             " (or a prompt)")
         if len(self.position) not in (2, 3):
             raise ValueError(f"mood {self.name!r}: position needs 2 or 3 values")
+
+
+@dataclass(frozen=True)
+class DiffusionSpec:
+    """``[diffusion]``: your diffusion model, as the txt2img source or the img2img stage.
+
+    Used by ``[generator] model = "diffusion"`` (txt2img: the model paints the blended prompt)
+    and by ``[[generator.stages]] kind = "diffusion"`` (img2img: the model repaints the image
+    of the link before it, at the stage's ``strength``). These settings are the model's and
+    are shared by both; a stage's strength and its control are the stage's own keys.
+    Nothing is ever downloaded: see docs/diffusion.md.
+    """
+
+    path: Path | None = field(
+        default=None,
+        metadata=bounds(doc="Your model: a diffusers pipeline folder (sd-turbo, sdxl-turbo, SD"
+                        " 1.x/2.x/XL) or a single .safetensors checkpoint."),
+    )
+    config: Path | None = field(
+        default=None,
+        metadata=bounds(doc="For a single .safetensors: a local diffusers folder of the same"
+                        " architecture (its configs and tokenizer; weights not needed)."),
+    )
+    tiny_vae: Path | None = field(
+        default=None,
+        metadata=bounds(doc="Optional tiny VAE (TAESD, AutoencoderTiny folder): faster decode."),
+    )
+    scheduler: Literal["euler_a", "lcm"] = field(
+        default="euler_a",
+        metadata=bounds(doc="Sampler: Euler ancestral on a trailing schedule (turbo models)"
+                        " or LCM (LCM-distilled models)."),
+    )
+    steps: int = field(default=1, metadata=bounds(ge=1, le=4, doc="Denoising steps per image"
+                                                 " (the source's and each diffusion stage's)."))
+    guidance: float = field(
+        default=0.0,
+        metadata=bounds(ge=0.0, le=20.0, doc="Classifier-free guidance (0: none, what turbo"
+                        " models want; > 1 uses the negative prompts, at twice the cost)."),
+    )
+    size: tuple[int, int] | None = field(
+        default=None,
+        metadata=bounds(ge=16, le=2048, doc="Width, height the model paints at (multiples of"
+                        " 8); unset: generator.size rounded up to a multiple of 8."),
+    )
+    prompt: str = field(
+        default="", metadata=bounds(doc="The prompt of moods without one (and with no moods).")
+    )
+    negative: str = field(default="", metadata=bounds(doc="Negative prompt of those moods."))
+    compile: bool = field(
+        default=False,
+        metadata=bounds(doc="torch.compile the UNet (slow first images, faster after; GPU)."),
+    )
+
+    def __post_init__(self) -> None:
+        if self.size is not None and (self.size[0] % 8 or self.size[1] % 8):
+            raise ValueError(f"size {list(self.size)}: width and height must be multiples of 8")
 
 
 @dataclass(frozen=True)
@@ -536,6 +636,7 @@ class Show:
     idle: IdleSpec = field(default_factory=IdleSpec)
     visitor: VisitorSpec = field(default_factory=VisitorSpec)
     record: RecordSpec = field(default_factory=RecordSpec)
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
 
     def state_sources(self) -> dict[str, str]:
         """Quantity -> ``STREAM_KEY.feature`` feeding the visitor's state."""
@@ -566,6 +667,7 @@ class _ShowFile:
     idle: IdleSpec = field(default_factory=IdleSpec)
     visitor: VisitorSpec = field(default_factory=VisitorSpec)
     record: RecordSpec = field(default_factory=RecordSpec)
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
 
 
 def load_show(path: str | Path) -> Show:
@@ -611,6 +713,7 @@ def load_show(path: str | Path) -> Show:
         idle=raw.idle,
         visitor=raw.visitor,
         record=raw.record,
+        diffusion=raw.diffusion,
     )
     _check_references(show, text)
     return show
@@ -677,3 +780,34 @@ def _check_references(show: Show, text: str) -> None:
                 raise fail(("passes", str(i), "uniforms", uniform),
                            f"control {control!r} is produced by nothing (no [[mappings]]"
                            f" control, [idle] controls entry or breath_control){hint}")
+    # -- diffusion (issue 12): the model of [diffusion], for the source and its stages --
+    uses_diffusion = paints_with_diffusion(show)
+    if uses_diffusion and show.diffusion.path is None:
+        raise fail(("diffusion", "path"), 'model = "diffusion" and kind = "diffusion" stages'
+                   ' need path = "your model folder or .safetensors" (nothing is downloaded)')
+    for i, mood in enumerate(show.moods):
+        if mood.paints and not uses_diffusion:
+            key = "prompt" if mood.prompt is not None else "embedding"
+            raise fail(("moods", str(i), key), 'a prompt needs the diffusion model: [generator]'
+                       ' model = "diffusion" or a [[generator.stages]] kind = "diffusion"')
+
+
+# -- diffusion (issue 12) ---------------------------------------------------------------------
+PROMPT_NAME = "prompt"  # the one prompt's name when a diffusion show has no [[moods]]
+
+
+def paints_with_diffusion(show: Show) -> bool:
+    """Whether the show uses ``[diffusion]``'s model: as its source or in a declared stage."""
+    return show.generator.model == "diffusion" or any(
+        s.kind == "diffusion" for s in show.generator.stages)
+
+
+def prompt_names(show: Show) -> tuple[str, ...]:
+    """The names a live ``/prompt NAME`` may set: the moods' (or :data:`PROMPT_NAME`
+    without moods) when the show's source or an enabled stage paints with diffusion, none
+    otherwise."""
+    spec = show.generator
+    if spec.model != "diffusion" and not any(s.kind == "diffusion" and s.enabled
+                                             for s in spec.stages):
+        return ()
+    return tuple(m.name for m in show.moods) or (PROMPT_NAME,)

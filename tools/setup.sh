@@ -4,7 +4,8 @@
 # the CPU build of torch, and the project itself (editable).
 #   bash tools/setup.sh        # to run the engine
 #   bash tools/setup.sh test   # also what the tests need (pytest, hypothesis, ruff, Xvfb,
-#                              # and the sensor bridges brainflow and bleak)
+#                              # the sensor bridges brainflow and bleak, and the diffusion
+#                              # extra: diffusers, transformers, safetensors, ~250 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,8 +67,8 @@ else
   "${pip[@]}" --progress-bar on torch==2.13.0
 fi
 if [ -n "$want_tests" ]; then
-  step "installing the project with its test tools and sensor bridges (.[test,sensors])"
-  "${pip[@]}" -q -e '.[test,sensors]'
+  step "installing the project with its test tools, sensor bridges and diffusion extra"
+  "${pip[@]}" -q -e '.[test,sensors,diffusion]'
 else
   step "installing the project and its dependencies"
   "${pip[@]}" -q -e .

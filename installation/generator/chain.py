@@ -11,6 +11,11 @@ a finite image of the right shape, its input goes on instead (one rate-limited l
 it runs out of memory it is switched off for the rest of the run (one log line). A source that
 returns non-finite values is replaced by its last good image (mid-grey before the first), so
 the piece never shows black or NaN.
+
+Links that paint text prompts (the diffusion source and stage) carry a ``prompts`` blend
+(:class:`Prompts`); the chain forwards rehearsal's live prompting to them
+(:meth:`GeneratorChain.set_prompt`, :meth:`~GeneratorChain.hud_line`,
+:meth:`~GeneratorChain.save_blend`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -53,6 +59,24 @@ class ImageStage(Protocol):
     def __call__(self, image: torch.Tensor, controls: Controls) -> torch.Tensor: ...
 
     def reset(self) -> None: ...
+
+
+class Prompts(Protocol):
+    """The prompts a link paints, blended by the body (``diffusion.prompts.PromptBlend``)."""
+
+    names: list[str]
+
+    def set_prompt(self, name: str, text: str) -> None:
+        """Mood ``name`` paints ``text`` from the next image on; ``KeyError`` if no such mood."""
+        ...
+
+    def hud_text(self) -> str:
+        """One line: the strongest moods' weights and prompts."""
+        ...
+
+    def save(self, path: Path) -> str:
+        """Save the current blend to ``path``; the ``[[moods]]`` lines that use it."""
+        ...
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -177,6 +201,49 @@ class GeneratorChain:
             reset_source()
         for stage in self.stages:
             stage.reset()
+
+    # -- live prompting (rehearsal), forwarded to the links that paint prompts ---------------
+    def _prompts(self) -> list[Prompts]:
+        links = [self.model, *(guarded.stage for guarded in self.stages if guarded.enabled)]
+        return [p for p in (getattr(link, "prompts", None) for link in links) if p is not None]
+
+    def set_prompt(self, name: str, text: str) -> None:
+        """``/prompt NAME "text"``: mood ``name`` paints ``text`` from the next image on, in
+        every link that paints prompts.
+
+        Raises
+        ------
+        KeyError
+            No link takes prompts, or no mood has that name (the message lists them).
+        """
+        prompts = self._prompts()
+        if not prompts:
+            raise KeyError("this show's generator takes no prompts")
+        if name not in prompts[0].names:
+            raise KeyError(f"no mood named {name!r} (moods: {', '.join(prompts[0].names)})")
+        for blend in prompts:
+            blend.set_prompt(name, text)
+
+    def hud_line(self) -> str:
+        """One HUD line: the blend of the first link that paints prompts, what each stage
+        reports (a diffusion stage's strength), and the stages turned off for this run."""
+        prompts = self._prompts()
+        parts = [prompts[0].hud_text()] if prompts else []
+        for guarded in self.stages:
+            if not guarded.enabled:
+                parts.append(f"{guarded.stage.name} off (memory)")
+                continue
+            status = getattr(guarded.stage, "hud_status", None)
+            if status is not None:
+                parts.append(status())
+        return "  ".join(p for p in parts if p)
+
+    def save_blend(self, path: Path) -> str:
+        """Save the current prompt blend as ``path`` (.safetensors) and return the TOML lines
+        of the mood entry that uses it (rehearsal's ``m``); ``""`` when nothing paints
+        prompts or no image was made yet."""
+        prompts = self._prompts()
+        return prompts[0].save(path) if prompts else ""
 
     def generate(self, controls: Controls, slot: int) -> GeneratedImage:
         """Step the walk, run the source and the stages, and write into buffer ``slot``."""

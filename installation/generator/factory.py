@@ -34,8 +34,9 @@ def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> G
     """
     spec = show.generator
     dev = pick_device(device)
-    source = make_source(spec, dev, inference_dtype(dev))
-    walk = make_walk(spec, show.moods, source.model.latent_dim, source.encoder)
+    source = make_source(show, dev, inference_dtype(dev))
+    walk = (source.walk if source.walk is not None  # diffusion walks its own noise latent
+            else make_walk(spec, show.moods, source.model.latent_dim, source.encoder))
     stages = []
     if any(s.enabled for s in spec.stages):
         from installation.generator.stages import make_stage

@@ -68,6 +68,7 @@ def load_latent(path: Path, latent_dim: int) -> torch.Tensor:
 
 def resolve_anchors(
     moods: Sequence[MoodSpec], latent_dim: int, encoder: Encoder | None = None,
+    shared_seed: int = 0,
 ) -> torch.Tensor:
     """Stack every mood's anchor latent into ``(len(moods), latent_dim)``.
 
@@ -79,6 +80,8 @@ def resolve_anchors(
         The model's latent size.
     encoder
         Image -> latent (the VAE encoder); ``None`` when the model has none.
+    shared_seed
+        Seed of the one anchor shared by prompt moods that name no seed or latent.
     """
     anchors = []
     for i, mood in enumerate(moods):
@@ -86,6 +89,10 @@ def resolve_anchors(
             anchors.append(seeded_latent(mood.seed, latent_dim))
         elif mood.latent is not None:
             anchors.append(load_latent(mood.latent, latent_dim))
+        elif mood.paints:
+            # diffusion (issue 12): prompts sharing one noise anchor morph into each other
+            # while the composition stays; a mood's own seed/latent changes that too.
+            anchors.append(seeded_latent(shared_seed, latent_dim))
         else:
             if encoder is None:
                 raise ShowError(f"moods[{i}].image ({mood.name}): an image mood needs "
@@ -111,6 +118,35 @@ def blend(anchors: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return direction * (radius / length)
 
 
+class MoodSpace:
+    """Where the controls put the body among the moods, and each mood's pull there.
+
+    Shared by the latent walk and by whatever else blends per-mood anchors (the diffusion
+    prompts of issue 12), so both follow the body through the same weights.
+    """
+
+    def __init__(self, spec: GeneratorSpec, moods: Sequence[MoodSpec]) -> None:
+        self.spec = spec
+        self.dims = 3 if spec.valence_control else 2
+        # A 2-value position sits at neutral valence (0.5) when valence is used.
+        self.positions = torch.tensor(
+            [(*m.position, 0.5)[: self.dims] for m in moods], dtype=torch.float32
+        )
+
+    def point(self, controls: Controls) -> torch.Tensor:
+        """The controls as a point in mood space."""
+        spec = self.spec
+        values = [_clip01(controls.get(spec.mood_control, 0.5)),
+                  _clip01(controls.get(spec.energy_control, 0.3))]
+        if self.dims == 3:
+            values.append(_clip01(controls.get(spec.valence_control, 0.5)))
+        return torch.tensor(values, dtype=torch.float32)
+
+    def weights(self, controls: Controls) -> torch.Tensor:
+        """Each mood's weight at the controls' point (sums to 1)."""
+        return mood_weights(self.positions, self.point(controls), self.spec.mood_spread)
+
+
 @dataclass
 class MoodWalk:
     """Stateful stage: ``MoodWalk(spec, moods, anchors)(controls) -> z``.
@@ -130,11 +166,8 @@ class MoodWalk:
     def __post_init__(self) -> None:
         if len(self.moods) == 0 or len(self.moods) != len(self.anchors):
             raise ValueError("MoodWalk needs one anchor per mood, at least one mood")
-        self._dims = 3 if self.spec.valence_control else 2
-        # A 2-value position sits at neutral valence (0.5) when valence is used.
-        self.positions = torch.tensor(
-            [(*m.position, 0.5)[: self._dims] for m in self.moods], dtype=torch.float32
-        )
+        self.space = MoodSpace(self.spec, self.moods)
+        self.positions = self.space.positions
         gen = torch.Generator().manual_seed(self.spec.seed + 2)
         d = self.anchors.shape[1]
         self._freq = 0.03 + 0.12 * torch.rand(d, generator=gen)  # Hz: slow, incommensurate
@@ -144,18 +177,16 @@ class MoodWalk:
 
     def point(self, controls: Controls) -> torch.Tensor:
         """The controls as a point in mood space."""
-        spec = self.spec
-        values = [_clip01(controls.get(spec.mood_control, 0.5)),
-                  _clip01(controls.get(spec.energy_control, 0.3))]
-        if self._dims == 3:
-            values.append(_clip01(controls.get(spec.valence_control, 0.5)))
-        return torch.tensor(values, dtype=torch.float32)
+        return self.space.point(controls)
+
+    def weights(self, controls: Controls) -> torch.Tensor:
+        """Each mood's pull at the controls' point (sums to 1)."""
+        return self.space.weights(controls)
 
     def target(self, controls: Controls) -> torch.Tensor:
         """Where the controls say the latent should be, before the step limit."""
         spec = self.spec
-        weights = mood_weights(self.positions, self.point(controls), spec.mood_spread)
-        base = blend(self.anchors, weights)
+        base = blend(self.anchors, self.weights(controls))
         temp = (_clip01(controls.get(spec.temperature_control, 0.5))
                 if spec.temperature_control else 0.5)
         amplitude = spec.drift * 0.25 + spec.temperature * temp

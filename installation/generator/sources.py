@@ -1,7 +1,9 @@
 """The chain's sources (latent -> image), built from ``[generator] model`` by name.
 
-Adding a source is one ``build(spec, device, dtype) -> Source`` function and one line in
+Adding a source is one ``build(show, device, dtype) -> Source`` function and one line in
 :data:`SOURCES` (plus the name in ``GeneratorSpec.model``; a test keeps the two in step).
+Most sources read only ``show.generator``; the diffusion source also reads the moods'
+prompts and ``[diffusion]``, and brings the walk of its own noise latent.
 """
 
 from __future__ import annotations
@@ -12,29 +14,33 @@ from dataclasses import dataclass
 
 import torch
 
-from installation.generator.chain import ImageModel
+from installation.generator.chain import ImageModel, Walk
 from installation.generator.moods import Encoder
-from installation.show import GeneratorSpec
+from installation.show import Show
 
 
 @dataclass(frozen=True)
 class Source:
-    """A built source: the model, the dtype it runs in, and its image encoder if it has one."""
+    """A built source: the model, the dtype it runs in, its image encoder if it has one, and
+    its own walk if it has one (``None``: the show's mood walk over ``model.latent_dim``)."""
 
     model: ImageModel
     dtype: torch.dtype
     encoder: Encoder | None = None
+    walk: Walk | None = None
 
 
-def _cppn(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _cppn(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.stage import CppnImage
 
+    spec = show.generator
     return Source(CppnImage(spec, device, dtype), dtype)
 
 
-def _torchscript(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _torchscript(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.models import BatchImage, load_torchscript
 
+    spec = show.generator
     assert spec.path is not None  # GeneratorSpec refuses a model file-less torchscript
     signed = spec.output_range == "-1..1"
     module = load_torchscript(spec.path, spec.latent_dim, signed)
@@ -43,27 +49,30 @@ def _torchscript(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) 
                   torch.float32)
 
 
-def _onnx(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _onnx(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.onnx_model import OnnxSource
 
+    spec = show.generator
     assert spec.path is not None
     return Source(OnnxSource(spec.path, spec.latent_dim, spec.size, device,
                              signed=spec.output_range == "-1..1"), torch.float32)
 
 
-def _vae(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _vae(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.models import BatchImage, load_vae
 
+    spec = show.generator
     assert spec.path is not None
     decoder, latent_dim, encoder, _ = load_vae(spec.path)
     return Source(BatchImage(decoder.to(device, dtype), latent_dim, spec.size), dtype, encoder)
 
 
-def _gan(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _gan(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.gan import load_gan
     from installation.generator.models import BatchImage
     from installation.generator.project import GanProjector
 
+    spec = show.generator
     assert spec.path is not None
     checkpoint = load_gan(spec.path)
     generator = checkpoint.generator
@@ -75,28 +84,36 @@ def _gan(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Sourc
     return Source(model, dtype, projector)
 
 
-def _nca(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
+def _nca(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
     from installation.generator.nca_source import NcaSource
 
-    return Source(NcaSource(spec, device), torch.float32)  # the state is float32 everywhere
+    return Source(NcaSource(show.generator, device), torch.float32)  # float32 state everywhere
 
 
-SOURCES: dict[str, Callable[[GeneratorSpec, torch.device, torch.dtype], Source]] = {
+def _diffusion(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
+    from installation.generator.diffusion.source import build_source
+
+    source, walk = build_source(show, device, dtype)
+    return Source(source, dtype, walk=walk)
+
+
+SOURCES: dict[str, Callable[[Show, torch.device, torch.dtype], Source]] = {
     "cppn": _cppn,
     "torchscript": _torchscript,
     "onnx": _onnx,
     "vae": _vae,
     "gan": _gan,
     "nca": _nca,
+    "diffusion": _diffusion,
 }
 
 
-def make_source(spec: GeneratorSpec, device: torch.device, dtype: torch.dtype) -> Source:
-    """The source ``spec.model`` names.
+def make_source(show: Show, device: torch.device, dtype: torch.dtype) -> Source:
+    """The source ``show.generator.model`` names.
 
     Raises
     ------
     ModelError
-        The model file is missing, corrupt, incompatible or breaks the contract.
+        The model file (or folder) is missing, corrupt, incompatible or breaks the contract.
     """
-    return SOURCES[spec.model](spec, device, dtype)
+    return SOURCES[show.generator.model](show, device, dtype)

@@ -5,6 +5,9 @@ Keys: ``space`` pause, ``left``/``right`` seek 5 s, ``up``/``down`` speed x2 / /
 ``r`` reload now, ``h`` HUD, ``m`` save the current latent as a mood, ``q``/``esc`` quit.
 Live (no recording): the show's LSL streams drive it as in the gallery; ``space`` freezes the
 picture while the features keep up, and seeking, speed and loop do not apply.
+With a diffusion model, ``/prompt NAME "text"`` over OSC gives a mood a new prompt (kept
+across reloads unless the file changes that mood's prompt), the HUD shows the blend, and
+``m`` saves the blend beside the latent.
 
 The loop is :func:`installation.runtime.run`'s; the parts are in :mod:`installation.rehearsal`
 (transport, keys, HUD, moods, the window sink), :class:`~installation.render.reload.
@@ -20,19 +23,20 @@ from pathlib import Path
 from installation.clock import LslClock, PlaybackClock
 from installation.inputs.live import LslSource
 from installation.inputs.recording import RecordingSource, load_recording
-from installation.messages import Frame
+from installation.messages import Controls, Frame
 from installation.modes.replay import resolve_streams
 from installation.modes.supervision import rotating_log
 from installation.osc import OscBridge, OscOut, OscSettings, control_ranges
 from installation.pipeline import Pipeline, Step
 from installation.rehearsal.keys import bind_keys
 from installation.rehearsal.moods import save_mood
+from installation.rehearsal.prompts import LivePrompts
 from installation.rehearsal.transport import ACTIONS, Transport
 from installation.rehearsal.window import RehearsalWindow
 from installation.render.reload import ReloadingPipeline, ShaderWatcher
 from installation.render.window import ShowWindow, WindowSettings
 from installation.runtime import Deadline, Loop, Sinks
-from installation.show import Show
+from installation.show import Show, prompt_names
 
 _log = logging.getLogger(__name__)
 
@@ -81,13 +85,14 @@ class Rehearsal:
         self.view = RehearsalWindow(self.window, self.pipeline, self.transport)
         bind_keys(self.window.window, self.press)
         osc = options.osc
-        self.osc = (OscBridge(osc, control_ranges(show)).start()
+        self.osc = (OscBridge(osc, control_ranges(show), prompts=prompt_names(show)).start()
                     if osc is not None and osc.listen_port is not None else None)
+        self.prompts = LivePrompts()
         sinks = [self.view, Deadline(options.max_seconds)]
         if osc is not None and osc.send_port is not None:
             sinks.append(OscOut(osc.send_host, osc.send_port))
         self.loop = Loop(self.pipeline, self.source, self.clock, Sinks(*sinks),
-                         adjust=self.osc.apply if self.osc is not None else None)
+                         adjust=self._adjust if self.osc is not None else None)
         self.saved_moods: list[Path] = []
 
     def _on_show(self, show: Show) -> None:
@@ -95,6 +100,26 @@ class Rehearsal:
             self.source.follow(show.streams)
         if self.osc is not None:
             self.osc.controls = control_ranges(show)
+            self.osc.prompts = prompt_names(show)
+        # The new generator knows only the file's prompts: give it the live ones again.
+        kept = self.prompts.reapply(self.pipeline.generator, show)
+        if kept:
+            self.view.notice = f"live prompts kept: {', '.join(kept)}"
+
+    def _adjust(self, controls: Controls) -> Controls:
+        # Runs in the pipeline's step, before the generator: prompts received over OSC since
+        # the last frame paint from this image on; then the OSC holds and nudges.
+        assert self.osc is not None
+        for name, text in self.osc.take_prompts().items():
+            self.set_prompt(name, text)
+        return self.osc.apply(controls)
+
+    def set_prompt(self, name: str, text: str) -> None:
+        """``/prompt NAME "text"``: mood ``name`` paints ``text`` from the next image on;
+        the HUD says so (or why not)."""
+        self.view.notice = self.prompts.set(self.pipeline.generator, self.pipeline.show,
+                                            name, text)
+        _log.info("%s", self.view.notice)
 
     # -- driving it -----------------------------------------------------------------------
     def step(self) -> Frame | None:
@@ -142,7 +167,8 @@ class Rehearsal:
             return None
         step = self.view.last_step
         path = save_mood(self.pipeline.show, latent, step.controls if step else None,
-                         self.clock.now())
+                         self.clock.now(),
+                         save_blend=getattr(self.pipeline.generator, "save_blend", None))
         self.saved_moods.append(path)
         self.view.notice = f"saved {path.stem} to {path.parent.name}/ and show.toml"
         _log.info("saved mood %s (a [[moods]] entry appended to %s)", path,

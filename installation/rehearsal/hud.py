@@ -1,7 +1,8 @@
 """The rehearsal's HUD: drawn onto the frame, so what the artist sees is what was rendered.
 
 Lines: where playback is (or LIVE), the visitor's presence and calibration, each stream's
-status, the last notice; then, for each control and each feature the mappings read (e.g.
+status, the generator's own line when it has one (a diffusion model's prompt blend and
+strength), the last notice; then, for each control and each feature the mappings read (e.g.
 ``ecg.heart_rate``), its value and a sparkline of its recent history. The text is scaled to
 the frame (Pillow's scalable default font, Pillow >= 10.1; its 8 px bitmap font was too small
 to read on a projector-sized window).
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -99,6 +101,13 @@ class Hud:
                           for k, v in enumerate(values)]
                 draw.line(points, fill=(120, 220, 255), width=max(1, size // 12))
         return Frame(index=frame.index, t=frame.t, pixels=np.asarray(image))
+
+
+def generator_line(generator: Any) -> str:
+    """The generator's HUD line (``GeneratorChain.hud_line``: the prompt blend of a
+    diffusion model, its strength, stages off for this run); ``""`` when it has none."""
+    hud_line = getattr(generator, "hud_line", None)
+    return hud_line() if hud_line is not None else ""
 
 
 def status_line(features: Mapping[str, Features]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from installation.messages import Controls
 from installation.show import Show
 
 
-def save_mood(show: Show, latent: Any, controls: Controls | None, t: float) -> Path:
+def save_mood(show: Show, latent: Any, controls: Controls | None, t: float,
+              save_blend: Callable[[Path], str] | None = None) -> Path:
     """Write ``latent`` to ``moods/mood-N.npy`` beside the show and append a ``[[moods]]``
     entry that uses it, placed where the body is now in the walk's own coordinates.
 
@@ -25,6 +27,10 @@ def save_mood(show: Show, latent: Any, controls: Controls | None, t: float) -> P
         The controls of the last frame (``None``: the walk's neutral place).
     t
         Engine time, written in the entry's comment.
+    save_blend
+        With a diffusion model (``GeneratorChain.save_blend``): writes the current prompt
+        blend to the path it is given (``moods/mood-N.prompt.safetensors``) and returns the
+        entry's lines that use it (``embedding = ...``), or ``""``.
 
     Returns
     -------
@@ -39,10 +45,11 @@ def save_mood(show: Show, latent: Any, controls: Controls | None, t: float) -> P
     spec = show.generator
     calm = controls.get(spec.mood_control, 0.5) if controls else 0.5
     arousal = controls.get(spec.energy_control, 0.3) if controls else 0.3
+    blend = save_blend(folder / f"mood-{n}.prompt.safetensors") if save_blend else ""
     with show.path.open("a") as handle:
         handle.write(
             f"\n[[moods]]  # saved in rehearsal at t={t:.1f} s\n"
             f'name = "mood-{n}"\nlatent = "moods/{path.name}"\n'
-            f"position = [{calm:.3f}, {arousal:.3f}]\n"
+            f"position = [{calm:.3f}, {arousal:.3f}]\n{blend}"
         )
     return path

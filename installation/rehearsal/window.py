@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from installation.messages import Chunk, Frame
 from installation.pipeline import Step
-from installation.rehearsal.hud import Hud, status_line, visitor_line
+from installation.rehearsal.hud import Hud, generator_line, status_line, visitor_line
 from installation.rehearsal.transport import Transport
 from installation.render.reload import ReloadingPipeline, error_bar
 from installation.render.window import ShowWindow
@@ -65,6 +65,8 @@ class RehearsalWindow(SinkPart):
             lines = [self.transport.describe(self.fps),
                      visitor_line(step.mode, step.features.get(STATE_STREAM)),
                      status_line(step.features)]
+            generated = generator_line(self.pipeline.generator)
+            lines += [generated] if generated else []
             lines += [self.notice] if self.notice else []
             names = list(step.controls.values) + sorted(
                 {m.feature for m in show.mappings} - set(step.controls.values))

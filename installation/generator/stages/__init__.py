@@ -18,6 +18,7 @@ from installation.show import Show, StageSpec
 KINDS: dict[str, str] = {
     "dream": "installation.generator.stages.dream:build",
     "model": "installation.generator.stages.model:build",
+    "diffusion": "installation.generator.stages.diffusion:build",
 }
 
 
