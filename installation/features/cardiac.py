@@ -307,7 +307,11 @@ class CardiacExtractor(Extractor):
                 if not s.levels.ready:
                     s.learn_at += self._n(cfg.learn_s)  # nothing to learn from (flat): later
                     continue
-                s.search_from = max(s.search_from, s.learn_at)
+                # The learning window holds beats too: search it now the levels are known.
+                # Its beats are reported once, late (up to learn_s), so a pulse must only
+                # follow beats reported in time (BeatTracker); trust comes a beat or two
+                # sooner than if they were thrown away.
+                s.search_from = max(s.search_from, s.learn_at - self._n(cfg.learn_s))
                 s.anchor = s.learn_at
                 s.learn_at = -1
             if s.crossing >= 0:

@@ -165,16 +165,21 @@ def test_local_excerpt_detects_every_beat_after_warm_up() -> None:
     ts, x = _local_ecg()
     ref = _rpeaks(DATA / "mitdb100_rpeaks_0-60s.csv", 60.0)
     events, _ = _run(ts, x, step=360)
-    m = _match(events, ref[ref > CardiacSettings().learn_s])
+    # The beats in the learning window are found once the levels are learnt: true beats,
+    # reported late by design, so they count in the score and stay out of the live latency.
+    m = _match(events, ref)
     assert m["fn"] == 0 and m["fp"] == 0
-    assert m["lat_max"] <= 0.150
+    learn_s = CardiacSettings().learn_s
+    assert _match([e for e in events if e.t > learn_s], ref[ref > learn_s])["lat_max"] <= 0.150
+    early = [e for e in events if e.t <= learn_s]
+    assert early and all(e.reported <= learn_s + 0.150 for e in early)
 
 
 def test_inverted_polarity_is_detected_at_the_same_times() -> None:
     ts, x = _local_ecg()
     ref = _rpeaks(DATA / "mitdb100_rpeaks_0-60s.csv", 60.0)
     events, _ = _run(ts, -x, step=360)
-    m = _match(events, ref[ref > CardiacSettings().learn_s])
+    m = _match(events, ref)  # the learning window's beats too (found late, once learnt)
     assert m["fn"] == 0 and m["fp"] == 0
     assert m["err_abs_max"] < 0.030
 
@@ -185,7 +190,7 @@ def test_amplitude_drop_and_baseline_wander_are_tracked() -> None:
     gain = np.where(ts < 30.0, 1.0, 0.2)  # e.g. the strap slips: QRS five times smaller
     wander = 1.0 * np.sin(2 * np.pi * 0.3 * ts)  # breathing-like baseline, 1 mV
     events, _ = _run(ts, gain * x + wander, step=360)
-    m = _match(events, ref[ref > CardiacSettings().learn_s])
+    m = _match(events, ref)  # the learning window's beats too (found late, once learnt)
     assert m["fn"] <= 2 and m["fp"] == 0
 
 
