@@ -113,6 +113,8 @@ class _State:
     sos_hp: np.ndarray | None = None
     zi_band: np.ndarray | None = None
     zi_hp: np.ndarray | None = None
+    sos_edr: np.ndarray | None = None  # high-pass only: the R-wave size for breathing
+    zi_edr: np.ndarray | None = None
     fresh: bool = True  # the next run starts fresh filters
     # History on absolute sample indices: index of hist[0] is n0.
     n0: int = 0
@@ -120,6 +122,7 @@ class _State:
     hist_hp: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_f: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_raw: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hist_edr: np.ndarray = field(default_factory=lambda: np.empty(0))
     next_organisation: int = 0  # absolute index of the next rhythm-organisation check
     next_artefact: int = 0  # absolute index of the next artefact check
     relearned: int = 0  # absolute index of the last re-learning while untrusted
@@ -188,6 +191,11 @@ class CardiacExtractor(Extractor):
         notches = [signal.tf2sos(*signal.iirnotch(hz, 10.0, fs)) for hz in cfg.mains_hz
                    if hz < 0.45 * fs]
         s.sos_hp = np.concatenate([hp, lp, *notches])
+        # The R-wave size for breathing is measured on the high-passed ECG alone: the
+        # low-pass and notches change the sampled peak beat to beat, which made the first
+        # breathing estimates erratic (demo session: 13.4, 6.0, 12.7 vs a steady 20.25
+        # breaths/min high-passed only; issue 15).
+        s.sos_edr = hp
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self._clock.dt))
@@ -195,12 +203,13 @@ class CardiacExtractor(Extractor):
     def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         """Filter one continuous run of finite samples and run the detector on it."""
         s, cfg = self._s, self.settings
-        assert s.sos_band is not None and s.sos_hp is not None
+        assert s.sos_band is not None and s.sos_hp is not None and s.sos_edr is not None
         if s.fresh or s.zi_band is None:
             # Start filters as if the signal had sat at its first value: no step transient.
             s.fresh = False
             s.zi_band = signal.sosfilt_zi(s.sos_band) * x[0]
             s.zi_hp = signal.sosfilt_zi(s.sos_hp) * x[0]
+            s.zi_edr = signal.sosfilt_zi(s.sos_edr) * x[0]
             s.ma_tail = np.empty(0)
             s.crossing = -1
             start_abs = s.n0 + s.hist_ts.size
@@ -213,6 +222,7 @@ class CardiacExtractor(Extractor):
                 s.learn_at = start_abs + self._n(cfg.learn_s)
         band, s.zi_band = signal.sosfilt(s.sos_band, x, zi=s.zi_band)
         hp, s.zi_hp = signal.sosfilt(s.sos_hp, x, zi=s.zi_hp)
+        edr, s.zi_edr = signal.sosfilt(s.sos_edr, x, zi=s.zi_edr)
         # Causal moving average of |band| over energy_window_s, carried across chunks.
         w = self._n(cfg.energy_window_s)
         mag = np.concatenate([s.ma_tail, np.abs(band)])
@@ -226,6 +236,7 @@ class CardiacExtractor(Extractor):
         s.hist_hp = np.concatenate([s.hist_hp, hp])
         s.hist_f = np.concatenate([s.hist_f, f])
         s.hist_raw = np.concatenate([s.hist_raw, x])
+        s.hist_edr = np.concatenate([s.hist_edr, edr])
         events = self._detect()
         self._organisation()
         keep = self._n(max(cfg.learn_s, cfg.relearn_s, cfg.organisation_window_s) + 1.0)
@@ -236,6 +247,7 @@ class CardiacExtractor(Extractor):
             s.hist_hp = s.hist_hp[drop:]
             s.hist_f = s.hist_f[drop:]
             s.hist_raw = s.hist_raw[drop:]
+            s.hist_edr = s.hist_edr[drop:]
         return events
 
     def _organisation(self) -> None:
@@ -427,7 +439,10 @@ class CardiacExtractor(Extractor):
             good = tracker.add_beat(t_r, amplitude=peak_f)
         if good:
             lv.good_peaks.append(peak_f)
-        self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
+        # Its own largest deviation in the window: the filtered R-peak lags the raw one.
+        edr = s.hist_edr[a - s.n0 : b - s.n0]
+        edr = edr - np.median(edr)
+        self._edr.add(t_r, float(edr[int(np.argmax(np.abs(edr)))]))
         s.last_r = r
         s.anchor = r
         s.crossing = -1
