@@ -267,6 +267,10 @@ class BeatQuality:
             # The rhythm reference restarts from the run: the noise before it is no rhythm.
             self._rr.clear()
             self._rr.extend(self.entry_rr)
+            # So does the size reference: noise "beats" a tenth of the QRS made every real beat
+            # after them too large, and trust was lost again at once (issue 15).
+            self._amp.clear()
+            self._amp.extend(a for _, a in self._run if math.isfinite(a))
             self._window.clear()
             self._window.extend([True] * len(self._run))
         else:
