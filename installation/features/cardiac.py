@@ -130,6 +130,7 @@ class _State:
     levels: _Levels = field(default_factory=_Levels)
     learn_at: int = -1  # absolute index at which levels are (re)learnt
     search_from: int = 0  # no crossing may start before this index
+    report_from: int = 0  # no beat is reported before this index (the end of learning)
     crossing: int = -1  # pending crossing waiting for locate_after samples
     last_r: int = -1  # absolute index of the last R-peak (-1: none in this segment)
     anchor: int = 0  # last beat or (re)learning point: relearn_s after it, levels are re-learnt
@@ -324,6 +325,7 @@ class CardiacExtractor(Extractor):
                 # follow beats reported in time (BeatTracker); trust comes a beat or two
                 # sooner than if they were thrown away.
                 s.search_from = max(s.search_from, s.learn_at - self._n(cfg.learn_s))
+                s.report_from = s.learn_at
                 s.anchor = s.learn_at
                 s.learn_at = -1
             if s.crossing >= 0:
@@ -427,7 +429,9 @@ class CardiacExtractor(Extractor):
             ref = lv.reference
             used = min(peak_f, cfg.level_clip * ref) if math.isfinite(ref) else peak_f
             lv.spk += cfg.level_alpha * (used - lv.spk)
-        reported = float(s.hist_ts[b - 1 - s.n0])
+        # A beat of the learning window is stamped as reported when learning ends: its
+        # latency is what it is, not the window's (chunk-independent, on sample indices).
+        reported = float(s.hist_ts[max(b, s.report_from) - 1 - s.n0])
         if shape is not None:
             neighbours, previous = self._shapes.neighbours(shape)
             good = tracker.add_beat(t_r, neighbours, previous, peak_f,

@@ -87,8 +87,11 @@ def test_mitdb100_first_300s_f1_latency_and_hr(shared_data: Path) -> None:
     print(f"\nMIT-BIH 100, 0-300 s: {m}")
     assert m["f1"] >= 0.995
     assert m["err_abs_max"] < 0.030  # stamped with the R-peak's own time
-    assert m["lat_p95"] <= 0.150
-    assert m["lat_max"] <= 0.150  # every beat, not just most
+    # The learning window's beats are reported once, late, by design: no live latency.
+    learn_s = CardiacSettings().learn_s
+    live = _match([e for e in events if e.t > learn_s], ref[ref > learn_s])
+    assert live["lat_p95"] <= 0.150
+    assert live["lat_max"] <= 0.150  # every beat, not just most
 
     # 10-s window heart rate, defined as the truth file defines it, from the detected beats
     # and from the heart_rate feature the mapping stage actually sees.
@@ -172,7 +175,7 @@ def test_local_excerpt_detects_every_beat_after_warm_up() -> None:
     learn_s = CardiacSettings().learn_s
     assert _match([e for e in events if e.t > learn_s], ref[ref > learn_s])["lat_max"] <= 0.150
     early = [e for e in events if e.t <= learn_s]
-    assert early and all(e.reported <= learn_s + 0.150 for e in early)
+    assert early and all(learn_s - 0.01 <= e.reported <= learn_s + 0.01 for e in early)
 
 
 def test_inverted_polarity_is_detected_at_the_same_times() -> None:
