@@ -39,7 +39,7 @@ path = "{pipe}"
 
 [[passes]]
 shader = "shaders/pulse.frag"
-uniforms = {{ u_pulse = "pulse", u_calm = "calm", u_energy = "energy" }}
+uniforms = {{ u_pulse = "pulse", u_calm = "calm" }}  # u_energy: nothing maps it (0)
 
 [output]
 size = [48, 32]
