@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop at this many steps in all (gan, vae, nca)")
     train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
     train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
-    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32, nca 8)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 16, vae 32, nca 8)")
     train.add_argument("--every", type=_count,
                        help="sample grid and checkpoint every N steps (gan; 500)")
     train.add_argument("--resume", action="store_true",
