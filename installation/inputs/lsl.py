@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -85,6 +86,11 @@ class LslSettings:
         How often the background thread looks for a (new) matching stream.
     rate_window_s
         Window over which the effective sample rate is measured.
+    open_retry_s
+        Wait before retrying a stream whose inlet failed to open (a timeout on a loaded
+        machine or a slow network); it doubles with each further failure of that stream...
+    open_retry_max_s
+        ...up to this ceiling, so a stream that cannot be opened is still retried for good.
     """
 
     buffer_s: int = 30
@@ -94,6 +100,8 @@ class LslSettings:
     irregular_stale_s: float = 5.0
     resolve_every_s: float = 0.5
     rate_window_s: float = 5.0
+    open_retry_s: float = 0.5
+    open_retry_max_s: float = 8.0
 
 
 def xpath_literal(text: str) -> str:
@@ -227,6 +235,9 @@ class LslInput:
         self._want_new = True  # read by the resolver thread: look for a (new) stream
         self._current_uid = ""
         self._dead: set[str] = set()  # uids of lost streams (guarded by _lock)
+        # uid -> (failed opens in a row, monotonic time of the next try); resolver thread only.
+        # A failed open is not a lost stream: the producer may be streaming, so it is retried.
+        self._backoff: dict[str, tuple[int, float]] = {}
         self._rate = _RateMeter(self.settings.rate_window_s)
         self._last_data = 0.0  # local_clock() when the last sample arrived (or we connected)
         self._last_stamp = -np.inf
@@ -407,16 +418,29 @@ class LslInput:
         # would replace the first and throw away the samples queued in it.
         with self._lock:
             skip = {self._current_uid, *self._dead, *self._open_uids()}
-        candidates = [s for s in resolver.results() if s.uid() not in skip]
+        now = time.monotonic()
+        found = resolver.results()
+        seen = {s.uid() for s in found}
+        for uid in [u for u in self._backoff if u not in seen]:
+            del self._backoff[uid]  # gone from the network: nothing left to retry
+        candidates = [
+            s for s in found
+            if s.uid() not in skip and self._backoff.get(s.uid(), (0, now))[1] <= now
+        ]
         if not candidates or self._stop.is_set():
             return
         # The newest matching stream wins: that is the device that just arrived.
         best = max(candidates, key=lambda s: s.created_at())
         conn = self._open(best)
         if conn is None:
-            with self._lock:
-                self._dead.add(best.uid())
+            failures = self._backoff.get(best.uid(), (0, now))[0] + 1
+            wait = min(self.settings.open_retry_max_s,
+                       self.settings.open_retry_s * 2.0 ** (failures - 1))
+            self._backoff[best.uid()] = (failures, time.monotonic() + wait)
+            _log.warning("%s: will retry %s in %.1f s (failed open #%d)",
+                         self.key, best.name(), wait, failures)
             return
+        self._backoff.pop(best.uid(), None)
         with self._lock:
             # The poll thread may have adopted this very stream while it was being opened.
             duplicate = conn.uid == self._current_uid
@@ -448,7 +472,7 @@ class LslInput:
             # The first clock-offset estimate takes several probe round trips (~0.5 s); liblsl
             # would block the first pull on it, so get it here, off the caller's thread.
             inlet.time_correction(timeout=2.0)
-        except (pylsl.util.TimeoutError, LostError) as e:
+        except RuntimeError as e:  # liblsl's TimeoutError, LostError, InternalError...
             _log.warning("%s: could not open %s (%s)", self.key, found.name(), e)
             inlet.close_stream()
             return None
