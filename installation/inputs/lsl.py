@@ -37,6 +37,7 @@ __all__ = [
     "StreamPins",
     "lsl_predicate",
     "stream_info_from_lsl",
+    "type_clause",
     "xpath_literal",
 ]
 
@@ -114,16 +115,37 @@ def xpath_literal(text: str) -> str:
     raise ValueError(f"cannot pin a stream on a value holding both quote kinds: {text!r}")
 
 
+_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ASCII_UPPER = _ASCII_LOWER.upper()
+
+
+def type_clause(stream_type: str) -> str:
+    """XPath clause matching the LSL ``type`` field regardless of (ASCII) case.
+
+    mne-lsl and other producers send ``ecg``/``eeg`` where LabRecorder and our simulators send
+    ``ECG``; the engine treats them alike everywhere (show validation, recordings), so the live
+    resolver must too. XPath 1.0 has no ``lower-case()``; ``translate()`` folds ASCII letters.
+
+    Examples
+    --------
+    >>> type_clause("ecg")
+    "translate(type,'abcdefghijklmnopqrstuvwxyz','ABCDEFGHIJKLMNOPQRSTUVWXYZ')='ECG'"
+    """
+    folded = stream_type.translate(str.maketrans(_ASCII_LOWER, _ASCII_UPPER))
+    return f"translate(type,'{_ASCII_LOWER}','{_ASCII_UPPER}')={xpath_literal(folded)}"
+
+
 def lsl_predicate(pins: StreamPins) -> str:
     """XPath predicate for :func:`pylsl.resolve_bypred` matching ``pins``.
 
     Examples
     --------
     >>> from installation.show import StreamSpec
-    >>> lsl_predicate(StreamSpec(type="ECG", source_id="h10-1"))
-    "type='ECG' and source_id='h10-1'"
+    >>> lsl_predicate(StreamSpec(type="ECG", source_id="h10-1")).endswith(
+    ...     "='ECG' and source_id='h10-1'")
+    True
     """
-    parts = [f"type={xpath_literal(pins.type)}"]
+    parts = [type_clause(pins.type)]
     for field_name in ("name", "source_id", "hostname"):
         value = getattr(pins, field_name)
         if value:

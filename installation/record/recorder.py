@@ -24,7 +24,7 @@ from pylsl.util import LostError
 
 from installation.clock import LslClock
 from installation.errors import UserError
-from installation.inputs.lsl import stream_info_from_lsl, xpath_literal
+from installation.inputs.lsl import stream_info_from_lsl, type_clause, xpath_literal
 from installation.messages import Features, StreamInfo
 from installation.record.xdf_writer import XdfWriter
 
@@ -55,7 +55,7 @@ class RecordingTarget:
 
     def predicate(self) -> str:
         """XPath predicate for :func:`pylsl.resolve_bypred`."""
-        parts = [f"type={xpath_literal(self.type)}"]
+        parts = [type_clause(self.type)]  # case-insensitive, as the live input's
         if self.name:
             parts.append(f"name={xpath_literal(self.name)}")
         if self.hostname:
