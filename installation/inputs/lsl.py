@@ -29,6 +29,7 @@ import numpy as np
 import pylsl
 from pylsl.util import LostError
 
+from installation.inputs.silence import SilenceRule
 from installation.messages import Chunk, Status, StreamInfo
 
 __all__ = [
@@ -103,6 +104,11 @@ class LslSettings:
     rate_window_s: float = 5.0
     open_retry_s: float = 0.5
     open_retry_max_s: float = 8.0
+
+    @property
+    def silence(self) -> SilenceRule:
+        """The stale rule, shared with replay (:class:`.silence.SilenceRule`)."""
+        return SilenceRule(self.stale_intervals, self.min_stale_s, self.irregular_stale_s)
 
 
 def xpath_literal(text: str) -> str:
@@ -370,10 +376,7 @@ class LslInput:
         return np.concatenate(stamps), np.concatenate(values)
 
     def _stale_after(self, info: StreamInfo) -> float:
-        if info.nominal_srate <= 0:
-            return self.settings.irregular_stale_s
-        rate = self._rate.rate or info.nominal_srate
-        return max(self.settings.min_stale_s, self.settings.stale_intervals / rate)
+        return self.settings.silence.after(info.nominal_srate, self._rate.rate)
 
     def _empty(self, now: float) -> Chunk:
         info = self._info
