@@ -41,6 +41,9 @@ class StreamInfo:
     channel_labels: tuple[str, ...] = ()
     source_id: str = ""
     hostname: str = ""
+    # The sender's whole <desc> element (XML), kept so a per-visit recording carries it as
+    # `installation record` does; not part of a stream's identity (equality, hashing).
+    desc_xml: str = field(default="", compare=False, repr=False)
 
     @property
     def is_numeric(self) -> bool:

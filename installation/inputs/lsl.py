@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -36,6 +37,7 @@ __all__ = [
     "LslInput",
     "LslSettings",
     "StreamPins",
+    "lsl_desc_xml",
     "lsl_predicate",
     "stream_info_from_lsl",
     "type_clause",
@@ -170,6 +172,14 @@ def _channel_labels(info: pylsl.StreamInfo) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def lsl_desc_xml(info: pylsl.StreamInfo) -> str:
+    """The sender's whole ``<desc>`` element as XML text ("" when it has none or it is empty)."""
+    desc = ET.fromstring(info.as_xml()).find("desc")
+    if desc is None or (len(desc) == 0 and not (desc.text or "").strip()):
+        return ""
+    return ET.tostring(desc, encoding="unicode")
+
+
 def stream_info_from_lsl(info: pylsl.StreamInfo) -> StreamInfo:
     """The engine's :class:`StreamInfo` for a pylsl stream info (with its ``desc``)."""
     fmt = info.channel_format()
@@ -182,6 +192,7 @@ def stream_info_from_lsl(info: pylsl.StreamInfo) -> StreamInfo:
         channel_labels=_channel_labels(info),
         source_id=info.source_id(),
         hostname=info.hostname(),
+        desc_xml=lsl_desc_xml(info),
     )
 
 

@@ -160,6 +160,9 @@ class Recorder:
         Resolved streams to record (see :func:`find_streams`).
     settings
         Timing.
+    started
+        When the recording began (``time.time()``; default: now), written as the file
+        header's ``datetime``.
 
     Notes
     -----
@@ -173,11 +176,15 @@ class Recorder:
         path: str | Path,
         streams: Sequence[pylsl.StreamInfo],
         settings: RecorderSettings | None = None,
+        started: float | None = None,
     ) -> None:
         self.settings = settings or RecorderSettings()
         self.clock = LslClock()  # the engine's live clock: collection times of clock offsets
+        # The header's <datetime>, as LabRecorder writes it (local time with its UTC offset).
+        when = time.time() if started is None else started
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(when))
         try:
-            self.writer = XdfWriter(path)
+            self.writer = XdfWriter(path, datetime=stamp)
         except OSError as e:
             raise RecordError(f"{path}: cannot write recording ({e.strerror or e})") from e
         self._recorded: list[_Recorded] = []
