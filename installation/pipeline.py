@@ -104,7 +104,8 @@ class Pipeline:
         self.generator = make_generator(show, device=device, buffers=generation.buffers)
         self.generation = generation(self.generator, show.generator.rate)
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
-        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
+        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size,
+                                 pass_budget_s=show.output.pass_budget_s)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
