@@ -329,6 +329,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     if args.output.suffix.lower() != ".xdf":
         raise UserError(f"{args.output}: -o must name an .xdf file")
+    for option, values in (("--type", args.types), ("--name", [args.name]),
+                           ("--source-id", args.source_ids), ("--hostname", [args.hostname])):
+        for value in values:
+            if "'" in value and '"' in value:  # an LSL (XPath 1.0) query cannot quote it
+                raise UserError(f"record {option} {value!r}: holds both quote characters, "
+                                "which no LSL query can match")
     targets = [
         RecordingTarget(t, args.name, tuple(args.source_ids), args.hostname) for t in args.types
     ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import moderngl
 
+from installation.errors import StreamDataError
 from installation.features.registry import FeatureExtractor, make_feature_extractor
 from installation.features.state import StateSettings, VisitorState
 from installation.generation import GenerationPolicy, LockStepGeneration
@@ -121,7 +122,17 @@ class Pipeline:
             visitor's state while one is present, ``lost`` ("nobody here") otherwise.
         """
         for key, chunk in chunks.items():
-            self._features[key] = self.extractors[key](chunk)
+            try:
+                self._features[key] = self.extractors[key](chunk)
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                # A bare KeyError names no stream: say which chunk of which stream it was.
+                info = chunk.info
+                raise StreamDataError(
+                    f"streams.{key} (stream {info.name!r}, type {info.type!r}, source_id "
+                    f"{info.source_id or '-'!r}): {chunk.n} samples ending at t = "
+                    f"{chunk.t_end:.3f} s could not be processed ({type(error).__name__}: "
+                    f"{error})"
+                ) from error
             self._chunk_status[key] = chunk.status
         features = dict(self._features)
         on = {}
