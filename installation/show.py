@@ -684,5 +684,10 @@ def _check_references(show: Show, text: str) -> None:
                 f"stream {mapping.stream!r} is not declared in [streams] (declared: {declared})",
             )
     for i, spec in enumerate(show.passes):
-        if not spec.shader.is_file():
+        try:
+            found = spec.shader.is_file()
+        except OSError as error:  # e.g. a name longer than the file system allows
+            raise fail(("passes", str(i), "shader"),
+                       f"not a usable file name ({error.strerror or error})") from None
+        if not found:
             raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
