@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a show: config and shaders")
     check.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    check.add_argument("--time-limit", type=_positive, default=120.0, metavar="S",
+                       help="seconds the first real frame may take (120)")
 
     flashes = commands.add_parser(
         "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
@@ -209,6 +211,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
     if options.size[0] % 2 or options.size[1] % 2:
         raise UserError(f"{show.path}: output.size: H.264 needs even sizes, got {options.size}")
+    from installation.resources import check_resources
+
+    check_resources(show, options.size if args.size else None)
     report = None if args.no_report else ReplayReport()
     summary = replay(args.recording, show, args.output, options, on_step=report)
     for warning in summary.warnings:
@@ -235,6 +240,9 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
 
     show = load_show(args.show)
     from installation.modes.gallery import GalleryOptions, run_gallery
+    from installation.resources import check_resources
+
+    check_resources(show)
 
     return run_gallery(show, GalleryOptions(
         screen=args.screen, fullscreen=False if args.windowed else None,
@@ -247,6 +255,9 @@ def _cmd_rehearse(args: argparse.Namespace) -> int:
 
     show = load_show(args.show)
     from installation.modes.rehearse import RehearsalOptions, rehearse
+    from installation.resources import check_resources
+
+    check_resources(show)
     from installation.osc import OscSettings
 
     osc = None
@@ -265,17 +276,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from installation.show import load_show
 
     show = load_show(args.show)  # first: a bad path or key answers before torch loads
+    from installation.first_frame import render_first_frame
     from installation.pipeline import Pipeline
     from installation.render.gl_context import create_offscreen_context
+    from installation.resources import check_resources
 
+    needs = check_resources(show)
     ctx = create_offscreen_context()
     try:
         # Building the pipeline compiles every pass and checks its uniforms.
         Pipeline(show, ctx, size=(64, 36), fps=show.output.fps, device="cpu").release()
     finally:
         ctx.release()
+    first = render_first_frame(show.path, args.time_limit)
     print(f"{show.path}: ok ({len(show.streams)} streams, {len(show.mappings)} mappings, "
-          f"{len(show.passes)} passes)")
+          f"{len(show.passes)} passes; needs about {needs.total_bytes / 2**20:.0f} MB: "
+          f"{needs.describe()}; first frame at {first.size[0]}x{first.size[1]}: "
+          f"{first.frame_s * 1000:.0f} ms after {first.build_s:.1f} s to build)")
     return 0
 
 
@@ -312,6 +329,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     if args.output.suffix.lower() != ".xdf":
         raise UserError(f"{args.output}: -o must name an .xdf file")
+    for option, values in (("--type", args.types), ("--name", [args.name]),
+                           ("--source-id", args.source_ids), ("--hostname", [args.hostname])):
+        for value in values:
+            if "'" in value and '"' in value:  # an LSL (XPath 1.0) query cannot quote it
+                raise UserError(f"record {option} {value!r}: holds both quote characters, "
+                                "which no LSL query can match")
     targets = [
         RecordingTarget(t, args.name, tuple(args.source_ids), args.hostname) for t in args.types
     ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import moderngl
 
+from installation.errors import StreamDataError
 from installation.features.registry import FeatureExtractor, make_feature_extractor
 from installation.features.state import StateSettings, VisitorState
 from installation.generation import GenerationPolicy, LockStepGeneration
@@ -104,7 +105,8 @@ class Pipeline:
         self.generator = make_generator(show, device=device, buffers=generation.buffers)
         self.generation = generation(self.generator, show.generator.rate)
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
-        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
+        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size,
+                                 pass_budget_s=show.output.pass_budget_s)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
@@ -120,7 +122,17 @@ class Pipeline:
             visitor's state while one is present, ``lost`` ("nobody here") otherwise.
         """
         for key, chunk in chunks.items():
-            self._features[key] = self.extractors[key](chunk)
+            try:
+                self._features[key] = self.extractors[key](chunk)
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                # A bare KeyError names no stream: say which chunk of which stream it was.
+                info = chunk.info
+                raise StreamDataError(
+                    f"streams.{key} (stream {info.name!r}, type {info.type!r}, source_id "
+                    f"{info.source_id or '-'!r}): {chunk.n} samples ending at t = "
+                    f"{chunk.t_end:.3f} s could not be processed ({type(error).__name__}: "
+                    f"{error})"
+                ) from error
             self._chunk_status[key] = chunk.status
         features = dict(self._features)
         on = {}

@@ -18,6 +18,14 @@ from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
 STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
+# Control and feature values live far inside this; a larger number in a show is a typo that
+# would overflow a plot or a shader's float (issue 17: idle = 1e308).
+VALUE_LIMIT = 1e6
+SEED_LIMIT = 2**32 - 1  # numpy's legacy seeding and most tools take 32-bit seeds
+# How many of each table a show may hold: far beyond a real piece, short of a frame that takes
+# minutes (200 passes or 2,000 mappings hung a replay past 60 s).
+MAX_COUNTS = {"streams": 16, "mappings": 256, "passes": 32, "moods": 64,
+              "generator.stages": 8}
 Curve = Literal["linear", "smoothstep", "ease_in", "ease_out"]
 
 
@@ -39,13 +47,22 @@ class StreamSpec:
     hostname: str = field(default="", metadata=bounds(doc="Only a stream from this host."))
     channel: int = field(
         default=0,
-        metadata=bounds(ge=0, doc="Channel used by single-channel extractors (all but EEG)."),
+        metadata=bounds(ge=0, le=1023,
+                        doc="Channel used by single-channel extractors (all but EEG)."),
     )
     required: bool = field(
         default=True, metadata=bounds(doc="Replay refuses a recording without this stream.")
     )
 
     def __post_init__(self) -> None:
+        for key in ("type", "name", "source_id", "hostname"):
+            value = getattr(self, key)
+            # LSL selects streams by an XPath 1.0 query, which cannot quote a text with both.
+            if "'" in value and '"' in value:
+                raise ValueError(f"{key} {value!r} holds both quote characters (' and \"),"
+                                 " which no LSL query can match")
+            if any(ord(c) < 32 for c in value):
+                raise ValueError(f"{key} {value!r} holds a control character")
         if self.type.upper() not in STREAM_TYPES:
             raise ValueError(
                 f"type {self.type!r} has no feature extractor (known: {', '.join(STREAM_TYPES)})"
@@ -59,10 +76,12 @@ class MappingSpec:
     control: str = field(metadata=bounds(doc="Control name, used by passes and the generator."))
     feature: str = field(metadata=bounds(doc="STREAM_KEY.feature, e.g. ecg.heart_rate."))
     in_range: tuple[float, float] = field(
-        default=(0.0, 1.0), metadata=bounds(doc="Feature values mapped to the ends of out_range.")
+        default=(0.0, 1.0), metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                            doc="Feature values mapped to the ends of out_range.")
     )
     out_range: tuple[float, float] = field(
-        default=(0.0, 1.0), metadata=bounds(doc="Control values at the ends of in_range.")
+        default=(0.0, 1.0), metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                            doc="Control values at the ends of in_range.")
     )
     curve: Curve = field(default="linear", metadata=bounds(doc="Shape of the mapping."))
     invert: bool = field(default=False, metadata=bounds(doc="Swap the ends of out_range."))
@@ -70,7 +89,8 @@ class MappingSpec:
         default=0.0, metadata=bounds(ge=0.0, le=60.0, doc="Exponential smoothing time constant.")
     )
     idle: float = field(
-        default=0.0, metadata=bounds(doc="Control value when the feature is not available.")
+        default=0.0, metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                     doc="Control value when the feature is not available.")
     )
     idle_fade_s: float = field(
         default=2.0, metadata=bounds(ge=0.0, le=60.0, doc="Time constant of the fade to idle.")
@@ -198,7 +218,8 @@ class StageSpec:
     value_range: Literal["0..1", "-1..1"] = field(
         default="0..1", metadata=bounds(doc="model: value range the model takes and returns.")
     )
-    seed: int = field(default=0, metadata=bounds(ge=0, doc="dream: seed of the jitter."))
+    seed: int = field(default=0, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                 doc="dream: seed of the jitter."))
 
     def __post_init__(self) -> None:
         if self.kind == "model" and self.path is None:
@@ -292,12 +313,13 @@ class GeneratorSpec:
         default=DEFAULT_ACTIVATIONS,
         metadata=bounds(doc="CPPN activations cycled over the layers, e.g. [\"sin\", \"gauss\"]."),
     )
-    seed: int = field(default=7, metadata=bounds(ge=0, doc="Seed of weights and walk."))
+    seed: int = field(default=7, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                 doc="Seed of weights and walk."))
     size: tuple[int, int] = field(
         default=(256, 144), metadata=bounds(ge=8, le=4096, doc="Generated image width, height.")
     )
     rate: float = field(
-        default=15.0, metadata=bounds(gt=0.0, le=240.0, doc="Generated images per second.")
+        default=15.0, metadata=bounds(ge=0.1, le=240.0, doc="Generated images per second.")
     )
     latent_dim: int = field(default=8, metadata=bounds(ge=1, le=512, doc="Latent size."))
     hidden: int = field(default=32, metadata=bounds(ge=4, le=512, doc="CPPN hidden width."))
@@ -361,9 +383,11 @@ class MoodSpec:
 
     name: str = field(metadata=bounds(doc="Name of the mood."))
     position: tuple[float, ...] = field(
-        metadata=bounds(doc="[calm, arousal] or [calm, arousal, valence], each 0..1.")
+        metadata=bounds(ge=0.0, le=1.0, doc="[calm, arousal] or [calm, arousal, valence], each"
+                        " 0..1.")
     )
-    seed: int | None = field(default=None, metadata=bounds(ge=0, doc="Anchor from a seed."))
+    seed: int | None = field(default=None, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                           doc="Anchor from a seed."))
     latent: Path | None = field(
         default=None, metadata=bounds(doc="Anchor from a saved latent vector (.npy).")
     )
@@ -477,11 +501,16 @@ class OutputSpec:
     """``[output]``: what the piece is rendered at."""
 
     size: tuple[int, int] = field(
-        default=(640, 360), metadata=bounds(ge=16, le=8192, doc="Output width, height.")
+        default=(640, 360), metadata=bounds(ge=16, le=4096, doc="Output width, height.")
     )
-    fps: float = field(default=30.0, metadata=bounds(gt=0.0, le=240.0, doc="Frames per second."))
+    fps: float = field(default=30.0, metadata=bounds(ge=1.0, le=240.0, doc="Frames per second."))
+    pass_budget_s: float = field(
+        default=2.0, metadata=bounds(ge=0.01, le=60.0, doc="A shader pass taking longer than"
+                                     " this for one frame is turned off for the rest of the run"
+                                     " (one logged line), as a pass that fails to compile is.")
+    )
     screen: int = field(
-        default=0, metadata=bounds(ge=0, doc="Gallery and rehearsal window: screen index (0:"
+        default=0, metadata=bounds(ge=0, le=64, doc="Gallery and rehearsal window: screen index (0:"
                                    " primary; --screen overrides).")
     )
     fullscreen: bool = field(
@@ -512,7 +541,8 @@ class IdleSpec:
                                      " within about 1.5 s).")
     )
     controls: dict[str, float] = field(
-        default_factory=dict, metadata=bounds(doc="Control name -> value held while idle"
+        default_factory=dict, metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                              doc="Control name -> value held while idle"
                                               " (overrides the mappings).")
     )
     breath_control: str = field(
@@ -731,6 +761,13 @@ def _check_references(show: Show, text: str) -> None:
 
     if not show.passes:
         raise fail(("passes",), "a show needs at least one [[passes]] entry")
+    counts = {"streams": len(show.streams), "mappings": len(show.mappings),
+              "passes": len(show.passes), "moods": len(show.moods),
+              "generator.stages": len(show.generator.stages)}
+    for name, count in counts.items():
+        if count > MAX_COUNTS[name]:
+            raise fail(tuple(name.split(".")), f"{count} entries, at most {MAX_COUNTS[name]}"
+                       " are allowed")
     if STATE_STREAM in show.streams:
         raise fail(("streams", STATE_STREAM), f"{STATE_STREAM!r} is reserved for the visitor's"
                    " state (state.calm...); give the stream another key")
@@ -750,7 +787,12 @@ def _check_references(show: Show, text: str) -> None:
                 f"stream {mapping.stream!r} is not declared in [streams] (declared: {declared})",
             )
     for i, spec in enumerate(show.passes):
-        if not spec.shader.is_file():
+        try:
+            found = spec.shader.is_file()
+        except OSError as error:  # e.g. a name longer than the file system allows
+            raise fail(("passes", str(i), "shader"),
+                       f"not a usable file name ({error.strerror or error})") from None
+        if not found:
             raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
     # -- diffusion (issue 12): the model of [diffusion], for the source and its stages --
     uses_diffusion = paints_with_diffusion(show)

@@ -62,6 +62,13 @@ def resolve_streams(show: Show, recording: Recording) -> dict[str, RecordedStrea
             if spec.required:
                 raise RecordingError(f"{error} (needed by {show.path} streams.{key})") from None
             continue
+        if stream.info.channel_count < 1:
+            # The recording's header is damaged, not the show: say so, naming both.
+            raise RecordingError(
+                f"{recording.path}: stream {stream.info.name!r} declares channel_count = "
+                f"{stream.info.channel_count} (a damaged header; needed by {show.path} "
+                f"streams.{key})"
+            )
         if stream.info.is_numeric and spec.channel >= stream.info.channel_count:
             raise UserError(
                 f"{show.path}: streams.{key}.channel: {spec.channel} is out of range for "
@@ -144,9 +151,11 @@ def _frame_range(recording: Recording, options: ReplayOptions) -> tuple[float, i
     if not math.isfinite(options.start):
         raise UserError(f"--start must be a finite number of seconds, got {options.start}")
     start = max(0.0, options.start)
+    if not any(s.n for s in recording.streams):
+        raise UserError(f"{recording.path}: nothing to replay (no stream has samples)")
     if not math.isfinite(recording.duration) or recording.duration <= 0:
         raise UserError(f"{recording.path}: nothing to replay (the recording lasts 0 s)")
-    if start >= recording.duration:
+    if start > 0 and start >= recording.duration:
         raise UserError(
             f"{recording.path}: --start {start:g} s is past the end ({recording.duration:.1f} s)"
         )

@@ -8,6 +8,7 @@ created the context.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import numpy as np
 from installation.errors import ShaderError
 from installation.messages import Frame, GeneratedImage
 from installation.render.shader_source import ShaderSource, display_path, load_shader
+
+_log = logging.getLogger(__name__)
 
 # A single triangle covering the viewport, from gl_VertexID alone (no vertex buffer):
 # vertices (0,0), (2,0), (0,2) in uv, so uv spans [0,1]^2 over the visible part.
@@ -183,6 +186,11 @@ class Renderer:
         Output ``(width, height)`` in pixels.
     gen_size
         ``(width, height)`` of the generated images given to :meth:`upload`.
+    pass_budget_s
+        GPU time one pass may take for one frame (measured with a GL timer query); a pass
+        over it is turned off for the rest of the run with one logged line, and the frame
+        goes on without it, as with a shader that fails to compile. ``None``: no budget.
+        The only pass left is never turned off (there would be no frame).
 
     Raises
     ------
@@ -197,6 +205,7 @@ class Renderer:
         passes: Sequence[PassSpec],
         size: tuple[int, int],
         gen_size: tuple[int, int],
+        pass_budget_s: float | None = None,
     ) -> None:
         if not passes:
             raise ValueError("Renderer needs at least one pass")
@@ -207,9 +216,15 @@ class Renderer:
             raise ValueError(f"sizes must be positive, got {size} and {gen_size}")
         self._programs: list[_Program] = []
         self._resources: list[moderngl.Texture | moderngl.Framebuffer] = []
+        self.pass_budget_s = pass_budget_s
+        self.turned_off: set[int] = set()  # indices of passes over budget
+        self._kept_warned: set[int] = set()
+        self._queries: list[moderngl.Query] = []
         try:
             self._programs = [_compile(ctx, spec) for spec in passes]
             self._init_targets()
+            if pass_budget_s is not None:
+                self._queries = [ctx.query(time=True) for _ in self._programs]
         except BaseException:
             self.release()
             raise
@@ -340,7 +355,10 @@ class Renderer:
         read = 1 - self._write
         inputs = {"u_frame": self._latest, "u_prev_frame": self._prev, "u_input": self._latest}
         fbo = self._targets[0][self._write]
-        for program, pair in zip(self._programs, self._targets, strict=True):
+        shown = fbo  # the last pass whose output went on
+        for i, (program, pair) in enumerate(zip(self._programs, self._targets, strict=True)):
+            if i in self.turned_off:
+                continue
             fbo = pair[self._write]
             inputs["u_feedback"] = pair[read].color_attachments[0]
             for name in program.samplers:
@@ -354,15 +372,41 @@ class Renderer:
             for control, handle in program.controls.values():
                 handle.value = float(controls.get(control, 0.0))
             fbo.use()
-            program.vao.render(moderngl.TRIANGLES, vertices=3)
+            if not self._queries:
+                program.vao.render(moderngl.TRIANGLES, vertices=3)
+            elif self._over_budget(i, program):
+                continue  # this frame goes on without it too
             inputs["u_input"] = fbo.color_attachments[0]
-        fbo.read_into(self._readback, components=3, alignment=1, dtype="f1")
+            shown = fbo
+        shown.read_into(self._readback, components=3, alignment=1, dtype="f1")
         self._write = read
         # The flip to top-row-first is also the copy the caller may keep.
         return Frame(index=index, t=float(t), pixels=np.ascontiguousarray(self._readback[::-1]))
 
+    def _over_budget(self, index: int, program: _Program) -> bool:
+        """Render ``program`` under its timer query; True if it was turned off for good."""
+        query = self._queries[index]
+        with query:
+            program.vao.render(moderngl.TRIANGLES, vertices=3)
+        took = query.elapsed / 1e9  # waits for the pass: the budget needs its real cost
+        budget = self.pass_budget_s
+        if budget is None or took <= budget:
+            return False
+        name = Path(program.spec.shader).name
+        if len(self.turned_off) + 1 >= len(self._programs):
+            if index not in self._kept_warned:
+                self._kept_warned.add(index)
+                _log.warning("pass %d (%s) took %.2f s, over its budget of %g s; kept: it is"
+                             " the only pass left", index, name, took, budget)
+            return False
+        self.turned_off.add(index)
+        _log.warning("pass %d (%s) took %.2f s, over its budget of %g s: turned off for the"
+                     " rest of the run", index, name, took, budget)
+        return True
+
     def release(self) -> None:
         """Free the GL objects; the renderer cannot be used afterwards."""
+        self._queries = []  # moderngl frees queries with the context
         for program in self._programs:
             program.release()
         for resource in self._resources:
