@@ -87,11 +87,15 @@ class Pipeline:
         (:class:`~installation.generation.LockStepGeneration`, replay and rehearsal, for
         determinism) or in a worker thread that the display never waits for
         (:class:`~installation.generation.LiveGeneration`, the gallery).
+    pass_budget
+        Apply ``[output] pass_budget_s`` (gallery, rehearsal). Replay turns it off: the
+        budget is wall time, and a replay must not depend on how loaded the machine is.
     """
 
     def __init__(
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
         device: str | None = None, generation: GenerationPolicy = LockStepGeneration,
+        pass_budget: bool = True,
     ) -> None:
         self.show = show
         self.fps = fps
@@ -106,7 +110,8 @@ class Pipeline:
         self.generation = generation(self.generator, show.generator.rate)
         passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
         self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size,
-                                 pass_budget_s=show.output.pass_budget_s)
+                                 pass_budget_s=show.output.pass_budget_s if pass_budget
+                                 else None)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate

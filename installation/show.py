@@ -507,7 +507,9 @@ class OutputSpec:
     pass_budget_s: float = field(
         default=2.0, metadata=bounds(ge=0.01, le=60.0, doc="A shader pass taking longer than"
                                      " this for one frame is turned off for the rest of the run"
-                                     " (one logged line), as a pass that fails to compile is.")
+                                     " (one logged line), as a pass that fails to compile is."
+                                     " Gallery and rehearsal only: replay renders every pass, so"
+                                     " that it stays byte-identical on a loaded machine.")
     )
     screen: int = field(
         default=0, metadata=bounds(ge=0, le=64, doc="Gallery and rehearsal window: screen index (0:"

@@ -113,7 +113,10 @@ def replay(
     began = time.perf_counter()
     ctx = create_offscreen_context()
     try:
-        pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device)
+        # No pass budget in replay: it is measured in wall time, and a loaded machine must
+        # never turn a slow pass off and so make two replays of one recording differ.
+        pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device,
+                            pass_budget=False)
         try:
             with _open_writer(output, options) as writer, tqdm(
                 total=n_frames, unit="frame", disable=not options.progress, desc="replay",
