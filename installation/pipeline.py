@@ -24,9 +24,9 @@ from installation.generator.worker import GeneratorWorker
 from installation.mapping import Mapper
 from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage, Status
 from installation.presence import VISITOR, Presence, worn
-from installation.render.passes import PassSpec, Renderer
+from installation.render.passes import Renderer
 from installation.safety.limiter import FlashLimiter
-from installation.show import STATE_STREAM, Show, StreamSpec
+from installation.show import STATE_STREAM, Show, StreamSpec, pass_specs
 
 _log = logging.getLogger(__name__)
 RESTART_BACKOFF_MAX_S = 60.0
@@ -97,8 +97,7 @@ class Pipeline:
         self._restarts = 0  # over the whole run, for the status file
         self._backoff = 0  # restarts in a row without a healthy minute between them
         self._restart_at = 0.0
-        passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
-        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
+        self.renderer = Renderer(ctx, pass_specs(show), size=size, gen_size=show.generator.size)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
