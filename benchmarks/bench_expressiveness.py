@@ -155,9 +155,12 @@ def idle_recording(seconds: float = 600.0) -> Recorded:
 
 # -- rendering and measuring --------------------------------------------------------------------
 def _box(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Box-average an (H, W, 3) uint8 frame down to (h, w, 3) float32 (H, W multiples)."""
+    """Box-average an (H, W, 3) uint8 frame down to (h, w, 3) float32 (edges that do not fill
+    a whole box are cropped)."""
     big_h, big_w = pixels.shape[:2]
-    return pixels.reshape(h, big_h // h, w, big_w // w, 3).mean(axis=(1, 3), dtype=np.float32)
+    fy, fx = max(1, big_h // h), max(1, big_w // w)
+    block = pixels[: h * fy, : w * fx]
+    return block.reshape(h, fy, w, fx, 3).mean(axis=(1, 3), dtype=np.float32)
 
 
 @dataclass
@@ -469,7 +472,11 @@ def main() -> None:
     parser.add_argument("--only", default="beats,states,novelty,cost",
                         help="which parts: beats, states, novelty, cost")
     parser.add_argument("--recordings", default="demo,mitdb8,idle")
-    parser.add_argument("--size", default="640x360", help="analysis size")
+    parser.add_argument("--size", default="640x360", help="analysis size (demo)")
+    parser.add_argument("--long-size", default="320x180",
+                        help="analysis size of the long runs (mitdb8, idle): they are 18x longer")
+    parser.add_argument("--long-fps", type=float, default=10.0,
+                        help="frame rate of the long runs (the pieces are time-based: u_dt)")
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--long-s", type=float, default=480.0, help="mitdb8 length")
     parser.add_argument("--idle-s", type=float, default=600.0, help="empty room length")
@@ -486,6 +493,7 @@ def main() -> None:
     pieces = [known[name] for name in args.pieces.split(",")]
     parts = set(args.only.split(","))
     size = tuple(int(v) for v in args.size.split("x"))
+    long_size = tuple(int(v) for v in args.long_size.split("x"))
 
     def log(message: str) -> None:
         print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
@@ -497,6 +505,7 @@ def main() -> None:
         load = "?"
     results: dict = {"machine": f"{platform.machine()}, {ctx.info['GL_RENDERER']}",
                      "date": f"{dt.date.today()}", "load": load, "size": list(size),
+                     "long_size": list(long_size), "long_fps": args.long_fps,
                      "fps": args.fps, "beats": {}, "states": {}, "novelty": {}}
     makers = {"demo": demo_recording, "mitdb8": lambda: mitdb8_recording(args.long_s),
               "idle": lambda: idle_recording(args.idle_s)}
@@ -504,7 +513,9 @@ def main() -> None:
         for name in args.recordings.split(","):
             recorded = makers[name]()
             for piece in pieces:
-                series = run_piece(piece, recorded, size, args.fps, ctx, log)
+                run_size, run_fps = ((size, args.fps) if name == "demo"
+                                     else (long_size, args.long_fps))
+                series = run_piece(piece, recorded, run_size, run_fps, ctx, log)
                 log(f"{piece.name}/{recorded.name}: {len(series.t)} frames in"
                     f" {series.wall_s:.0f} s")
                 if "beats" in parts and len(recorded.peaks):

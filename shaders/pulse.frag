@@ -65,12 +65,12 @@ void main() {
     vec3 warm_mid = mix(vec3(0.95, 0.42, 0.10), vec3(0.88, 0.16, 0.42), img.r * 0.8);
     vec3 petal = mix(cool_mid, warm_mid, heat);
     petal = mix(petal, img, 0.28);
-    vec3 soil = mix(vec3(0.018, 0.032, 0.075), vec3(0.050, 0.012, 0.018), heat);
+    vec3 soil = mix(vec3(0.025, 0.045, 0.10), vec3(0.050, 0.012, 0.018), heat);
     soil += soft * mix(vec3(0.08, 0.12, 0.20), vec3(0.14, 0.06, 0.04), heat);
 
     vec3 col = soil;
     // Moonlight is kinder to the cells than the heat is: calm cells glow a little brighter.
-    col = mix(col, petal * (0.35 + 0.75 * diffuse) * mix(1.3, 1.0, heat), body);
+    col = mix(col, petal * (0.35 + 0.75 * diffuse) * mix(1.65, 1.0, heat), body);
     col += rim * mix(vec3(0.55, 0.85, 1.0), vec3(1.0, 0.78, 0.45), heat) * 0.55;
     col += spec * body * mix(vec3(0.7, 0.85, 1.0), vec3(1.0, 0.9, 0.7), heat) * 0.45;
 

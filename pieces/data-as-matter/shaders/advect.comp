@@ -53,6 +53,9 @@ void main() {
     float speed = length(p.pos.zw);
     float fade = sin(3.14159265 * clamp(p.data.x / p.data.y, 0.0, 1.0));
     float glow = (0.35 + 2.2 * speed) * (1.0 + 2.5 * pulse * pulse);
-    p.color = vec4(img * fade * glow * 0.055, 1.0);
+    // The same light per pixel at any output size: at 1280x720 the particles spread over
+    // four times the pixels of 640x360 (where the piece was composed), so each carries more.
+    float exposure = (u_resolution.x * u_resolution.y) / (640.0 * 360.0);
+    p.color = vec4(img * fade * glow * 0.055 * exposure, 1.0);
     particles[i] = p;
 }

@@ -24,7 +24,9 @@ void main() {
     // Grade: pull the image's colours towards the mood, keep some of their own.
     float l = luminance(light);
     vec3 graded = mix(light, l * tint, 0.45);
-    vec3 col = 1.0 - exp(-(graded * 1.7 + bloom * tint * 0.55));
+    // The felt heartbeat: the matter flares, its glow most of all.
+    float flare = pulse * pulse;
+    vec3 col = 1.0 - exp(-(graded * 1.7 * (1.0 + 1.2 * flare) + bloom * tint * (0.55 + 1.6 * flare)));
     vec3 ground = textureLod(u_image, v_uv, 4.0).rgb * mix(0.035, 0.06, heat) * (1.0 + pulse);
     col += ground;
     col *= vignette(v_uv, u_resolution, 0.5);

@@ -25,7 +25,7 @@ void main() {
     vec3 soft = textureLod(u_dream, v_uv, 2.5).rgb;
     col = mix(col, soft, 0.25 * calm);
     float l = luminance(col);
-    col = mix(vec3(l), col, mix(0.85, 1.1, depth));
+    col = mix(vec3(l), col, mix(0.6, 1.15, depth));
     col *= 0.82 + 0.75 * pulse * pulse;
     col += soft * 0.25 * pulse * pulse;
     col *= vignette(v_uv, u_resolution, 0.55);
