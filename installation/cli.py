@@ -1,15 +1,27 @@
-"""Command line: ``installation replay | check``.
+"""Command line of the installation engine: replay, rehearse, gallery, check, and tools.
 
-User errors print one line (``installation: error: ...``) and exit with status 2, without a
-traceback; anything else is a bug and keeps its traceback.
+``installation replay | rehearse | gallery | check | check-flashes | train | record | streams``
+(``installation COMMAND --help`` for each). User errors print one line (``installation: error:
+...``) and exit with status 2, without a traceback; anything else is a bug and keeps its
+traceback. Heavy libraries (torch, moderngl, scipy, liblsl) are imported by the command that
+needs them, after its arguments and show file are read, so a mistyped path answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+# torch's OpenMP threads (libgomp) spin while they wait for work. When the cores are busy with
+# anything else (other processes, our own GL and encoder threads) the spinning threads steal
+# them from the threads doing the work: on the loaded 2-core VM a dream step took 5.5 s
+# instead of 0.08 s, a VAE training step 1.7 s instead of 0.17 s (docs/generator.md).
+# Passive waiting avoids that. libgomp reads this once, when torch loads: set it before.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from installation import __version__
 from installation.errors import UserError
@@ -39,15 +51,55 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _trainers() -> dict[str, str]:
+    from installation.generator.trainers import TRAINERS  # torch-free: keeps --help fast
+
+    return TRAINERS
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="installation", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="installation", description=__doc__.splitlines()[0],
+        epilog="Each command has its own --help. Set up with bash tools/setup.sh, then run "
+               ".venv/bin/installation (or activate the venv: . .venv/bin/activate).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                     metavar="COMMAND")
 
     replay = commands.add_parser("replay", help="render a recording headless into a video")
     replay.add_argument("recording", type=Path, help="XDF or CSV recording")
@@ -65,21 +117,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     gallery = commands.add_parser("gallery", help="kiosk: live streams, fullscreen, unattended")
     gallery.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
-    gallery.add_argument("--screen", type=int, default=0, help="screen index (0: primary)")
-    gallery.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
+    gallery.add_argument("--screen", type=int,
+                         help="screen index (default: the show's output.screen; 0: primary)")
+    gallery.add_argument("--windowed", action="store_true",
+                         help="a window, not fullscreen (default: the show's output.fullscreen)")
     gallery.add_argument("--status-file", type=Path, help="JSON status (mode, fps, streams)")
     gallery.add_argument("--log-dir", type=Path, help="rotating logs here (default: stderr)")
     gallery.add_argument("--max-seconds", type=_positive, help="stop after this long")
 
-    rehearse = commands.add_parser("rehearse", help="play a recording in a window, hot reload")
+    rehearse = commands.add_parser(
+        "rehearse", help="play a recording (or live streams) in a window, hot reload")
     rehearse.add_argument("show", type=Path, help="show file (show.toml)")
     rehearse.add_argument("recording", type=Path, nargs="?",
                           help="XDF or CSV recording (none: the show's live LSL streams)")
     rehearse.add_argument("--fullscreen", action="store_true", help="fill the screen")
-    rehearse.add_argument("--screen", type=int, default=0, help="screen index (0: primary)")
-    rehearse.add_argument("--osc-in", type=int, default=9000,
-                          help="OSC control port on 127.0.0.1 (0: off)")
-    rehearse.add_argument("--osc-out", type=int, help="send features to 127.0.0.1:PORT")
+    rehearse.add_argument("--screen", type=int,
+                          help="screen index (default: the show's output.screen; 0: primary)")
+    rehearse.add_argument("--osc-in", type=_port, default=9000,
+                          help="OSC control port on 127.0.0.1 (default 9000; 0: no OSC input)")
+    rehearse.add_argument("--osc-out", type=_port,
+                          help="send features and controls to 127.0.0.1:PORT each frame")
+    rehearse.add_argument("--osc-hold", type=_non_negative, default=60.0,
+                          help="seconds an OSC hold or nudge lasts after its last message "
+                               "(default 60; 0: until cleared)")
     rehearse.add_argument("--max-seconds", type=_positive, help="stop after this long")
 
     check = commands.add_parser("check", help="validate a show: config and shaders")
@@ -89,14 +149,27 @@ def build_parser() -> argparse.ArgumentParser:
         "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
     flashes.add_argument("video", type=Path, help="video file, e.g. a replay's .mp4")
 
-    train = commands.add_parser("train", help="train a VAE generator on a folder of images")
-    train.add_argument("images", type=Path, help="folder of images (png, jpg, webp, ...)")
+    train = commands.add_parser(
+        "train", help="train a generator (GAN, VAE or NCA) on your images, from scratch")
+    train.add_argument("images", type=Path,
+                       help="folder of images (png, jpg, webp, ...); one image for --model nca")
     train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
-    train.add_argument("--size", type=int, default=64, help="image side, power of two (64)")
-    train.add_argument("--epochs", type=int, default=200, help="most epochs (200)")
-    train.add_argument("--minutes", type=_positive, default=15.0, help="time budget (15)")
-    train.add_argument("--latent-dim", type=int, default=32, help="latent size (32)")
-    train.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
+    train.add_argument("--model", choices=sorted(_trainers()), default="vae",
+                       help="what to train: gan (sharp, few-shot FastGAN), vae (default), or nca"
+                       " (a living image grown from one image)")
+    train.add_argument("--size", type=int, help="image side, power of two (64)")
+    train.add_argument("--minutes", type=_positive, default=15.0,
+                       help="time budget of this run (15)")
+    train.add_argument("--steps", type=_count,
+                       help="stop at this many steps in all (gan, vae, nca)")
+    train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
+    train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32, nca 8)")
+    train.add_argument("--every", type=_count,
+                       help="sample grid and checkpoint every N steps (gan; 500)")
+    train.add_argument("--resume", action="store_true",
+                       help="go on training the checkpoint at -o, exactly where it stopped"
+                       " (gan, nca)")
     train.add_argument("--seed", type=int, default=0, help="seed (0)")
     train.add_argument("--device", help="torch device (default: automatic)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -112,15 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--duration", type=_positive, help="seconds to record (default: Ctrl-C)")
     record.add_argument("--wait", type=_positive, default=5.0,
                         help="seconds to look for each type's streams (5)")
+
+    streams = commands.add_parser("streams", help="list the LSL streams on the network")
+    streams.add_argument("--wait", type=_positive, default=2.0,
+                         help="seconds to listen for streams (2)")
     return parser
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from installation.modes.replay import ReplayOptions, replay
-    from installation.modes.replay_report import ReplayReport
     from installation.show import load_show
 
-    show = load_show(args.show)
+    show = load_show(args.show)  # first: a bad path or key answers before torch loads
+    from installation.modes.replay import ReplayOptions, replay
+    from installation.modes.replay_report import ReplayReport
+
     options = ReplayOptions(
         size=args.size or show.output.size,
         fps=args.fps or show.output.fps,
@@ -153,38 +231,43 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_gallery(args: argparse.Namespace) -> int:
-    from installation.modes.gallery import GalleryOptions, run_gallery
     from installation.show import load_show
 
     show = load_show(args.show)
+    from installation.modes.gallery import GalleryOptions, run_gallery
+
     return run_gallery(show, GalleryOptions(
-        screen=args.screen, fullscreen=not args.windowed, status_file=args.status_file,
-        log_dir=args.log_dir, max_seconds=args.max_seconds,
+        screen=args.screen, fullscreen=False if args.windowed else None,
+        status_file=args.status_file, log_dir=args.log_dir, max_seconds=args.max_seconds,
     ))
 
 
 def _cmd_rehearse(args: argparse.Namespace) -> int:
-    from installation.modes.rehearse import Rehearsal, RehearsalOptions
-    from installation.osc import OscSettings
     from installation.show import load_show
 
+    show = load_show(args.show)
+    from installation.modes.rehearse import RehearsalOptions, rehearse
+    from installation.osc import OscSettings
+
     osc = None
-    if args.osc_in or args.osc_out:
-        osc = OscSettings(listen_port=args.osc_in or 0, send_port=args.osc_out)
+    if args.osc_in or args.osc_out:  # --osc-in 0: no input (port 0 is not "any port" here)
+        osc = OscSettings(listen_port=args.osc_in or None, send_port=args.osc_out,
+                          hold_s=args.osc_hold)
     options = RehearsalOptions(fullscreen=args.fullscreen, screen=args.screen, osc=osc,
                                max_seconds=args.max_seconds)
     try:
-        return Rehearsal(load_show(args.show), args.recording, options).run()
+        return rehearse(show, args.recording, options)
     except OSError as error:  # e.g. the OSC port is taken
         raise UserError(f"rehearse: {error.strerror or error}") from None
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from installation.pipeline import Pipeline
-    from installation.render.gl_context import create_offscreen_context
     from installation.show import load_show
 
-    show = load_show(args.show)
+    show = load_show(args.show)  # first: a bad path or key answers before torch loads
+    from installation.pipeline import Pipeline
+    from installation.render.gl_context import create_offscreen_context
+
     ctx = create_offscreen_context()
     try:
         # Building the pipeline compiles every pass and checks its uniforms.
@@ -209,21 +292,15 @@ def _cmd_check_flashes(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from installation.generator.device import pick_device
-    from installation.generator.train import TrainConfig, train_vae
-    from installation.generator.vae import VaeConfig
+    from installation.generator.trainers import TrainRequest, run_trainer
 
-    try:
-        vae = VaeConfig(size=args.size, latent_dim=args.latent_dim)
-    except ValueError as error:
-        raise UserError(f"--size/--latent-dim: {error}") from None
-    if args.epochs < 1 or args.batch_size < 1:
-        raise UserError("--epochs and --batch-size must be at least 1")
-    config = TrainConfig(vae=vae, epochs=args.epochs, minutes=args.minutes,
-                         batch_size=args.batch_size, seed=args.seed,
-                         device=str(pick_device(args.device)), progress=not args.quiet)
-    result = train_vae(args.images, args.output, config)
-    print(f"wrote {result.checkpoint} ({result.images} images, {result.epochs} epochs, "
-          f"final loss {result.losses[-1]:.1f}; samples in {result.grids[-1].parent})")
+    request = TrainRequest(
+        images=args.images, output=args.output, size=args.size, minutes=args.minutes,
+        steps=args.steps, epochs=args.epochs, latent_dim=args.latent_dim,
+        batch_size=args.batch_size, every=args.every, seed=args.seed,
+        device=str(pick_device(args.device)), resume=args.resume, progress=not args.quiet,
+    )
+    print(run_trainer(args.model, request))
     return 0
 
 
@@ -254,13 +331,23 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_streams(args: argparse.Namespace) -> int:
+    from installation.inputs.discovery import format_streams, list_streams
+
+    found = list_streams(args.wait)
+    print(format_streams(found) if found else
+          f"no LSL streams found within {args.wait:g} s (is a producer running on this "
+          "network? see python -m sensors.simulate)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``installation`` command."""
     args = build_parser().parse_args(argv)
     handlers = {
         "replay": _cmd_replay, "check": _cmd_check, "check-flashes": _cmd_check_flashes,
         "train": _cmd_train, "gallery": _cmd_gallery, "rehearse": _cmd_rehearse,
-        "record": _cmd_record,
+        "record": _cmd_record, "streams": _cmd_streams,
     }
     try:
         return handlers[args.command](args)

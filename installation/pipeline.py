@@ -9,9 +9,6 @@ afresh, so no history of theirs (HRV windows, filters) reaches the next visitor'
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -19,17 +16,16 @@ import moderngl
 
 from installation.features.registry import FeatureExtractor, make_feature_extractor
 from installation.features.state import StateSettings, VisitorState
+from installation.generation import GenerationPolicy, LockStepGeneration
 from installation.generator.factory import make_generator
-from installation.generator.worker import GeneratorWorker
 from installation.mapping import Mapper
 from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage, Status
 from installation.presence import VISITOR, Presence, worn
 from installation.render.passes import Renderer
 from installation.safety.limiter import FlashLimiter
-from installation.show import STATE_STREAM, Show, StreamSpec, pass_specs
+from installation.show import STATE_STREAM, Show, StreamSpec, VisitorSpec, pass_specs
 
-_log = logging.getLogger(__name__)
-RESTART_BACKOFF_MAX_S = 60.0
+FEATURE_HISTORY_S = 5.0  # what the slowest extractor windows need to be full again
 
 
 @dataclass(frozen=True)
@@ -41,6 +37,20 @@ class Step:
     features: Mapping[str, Features]
     generated: GeneratedImage | None  # the new generator image, if one was made this step
     mode: str = "idle"  # presence: "idle" or "visitor"
+
+
+@dataclass(frozen=True)
+class SensingState:
+    """What a pipeline has learnt about the streams and the visitor, handed to the next
+    pipeline on a show reload (:meth:`Pipeline.adopt_sensing`)."""
+
+    streams: Mapping[str, StreamSpec]
+    visitor: VisitorSpec
+    extractors: Mapping[str, FeatureExtractor]
+    features: Mapping[str, Features]
+    chunk_status: Mapping[str, Status]
+    presence: Presence
+    visitor_state: VisitorState
 
 
 def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
@@ -71,15 +81,16 @@ class Pipeline:
         and the renderer crossfades between its last two images.
     device
         Torch device for the generator (``None``: automatic).
-    live
-        Run the generator in a worker thread (gallery): each step posts the controls and
-        shows the newest image, never waiting for inference. Replay and rehearsal run it in
-        lock-step instead, for determinism.
+    generation
+        When the generator runs (:mod:`installation.generation`): in lock-step
+        (:class:`~installation.generation.LockStepGeneration`, replay and rehearsal, for
+        determinism) or in a worker thread that the display never waits for
+        (:class:`~installation.generation.LiveGeneration`, the gallery).
     """
 
     def __init__(
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
-        device: str | None = None, live: bool = False,
+        device: str | None = None, generation: GenerationPolicy = LockStepGeneration,
     ) -> None:
         self.show = show
         self.fps = fps
@@ -90,19 +101,12 @@ class Pipeline:
         self.visitor_state = make_visitor_state(show)
         self._chunk_status: dict[str, Status] = {}
         self._stale_since: dict[str, float] = {}
-        self.generator = make_generator(show, device=device, buffers=3 if live else 2)
-        self.worker = (GeneratorWorker(self.generator, show.generator.rate).start()
-                       if live else None)
-        self._shown_index = -1
-        self._restarts = 0  # over the whole run, for the status file
-        self._backoff = 0  # restarts in a row without a healthy minute between them
-        self._restart_at = 0.0
+        self.generator = make_generator(show, device=device, buffers=generation.buffers)
+        self.generation = generation(self.generator, show.generator.rate)
         self.renderer = Renderer(ctx, pass_specs(show), size=size, gen_size=show.generator.size)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
-        self._gen_count = 0
-        self._latest_t: float | None = None
         self._features: dict[str, Features] = {}
 
     def extract(self, chunks: Mapping[str, Chunk], t: float) -> dict[str, Features]:
@@ -140,25 +144,43 @@ class Pipeline:
             features[STATE_STREAM] = Features(STATE_STREAM, t, {}, Status.LOST, "nobody here")
         return features
 
-    def adopt_sensing(self, other: Pipeline) -> None:
+    @property
+    def history_s(self) -> float:
+        """Seconds of input the features and the visitor's baseline need behind a frame to
+        be where a straight run would have them (what a rehearsal seek re-learns)."""
+        v = self.show.visitor
+        return FEATURE_HISTORY_S + v.baseline_s + v.arrive_s
+
+    def sensing(self) -> SensingState:
+        """What this pipeline has learnt of the streams and the visitor (for a reload)."""
+        return SensingState(
+            streams=dict(self.show.streams), visitor=self.show.visitor,
+            extractors=dict(self.extractors), features=dict(self._features),
+            chunk_status=dict(self._chunk_status), presence=self.presence,
+            visitor_state=self.visitor_state,
+        )
+
+    def adopt_sensing(self, other: Pipeline | SensingState) -> None:
         """Carry the sensing state over from ``other`` (a show reload in rehearsal): the
         extractors of unchanged streams and, if the streams and ``[visitor]`` are unchanged,
         the visitor's presence and calibrated baseline, so saving show.toml does not make the
         visitor arrive and calibrate again."""
+        state = other.sensing() if isinstance(other, Pipeline) else other
         same = {key for key in self.extractors
-                if self.show.streams.get(key) == other.show.streams.get(key)}
+                if self.show.streams.get(key) == state.streams.get(key)}
         for key in same:
-            self.extractors[key] = other.extractors[key]
-            if key in other._features:
-                self._features[key] = other._features[key]
-                self._chunk_status[key] = other._chunk_status[key]
-        if (same == set(self.extractors) == set(other.extractors)
-                and self.show.visitor == other.show.visitor):
-            self.presence, self.visitor_state = other.presence, other.visitor_state
+            self.extractors[key] = state.extractors[key]
+            if key in state.features:
+                self._features[key] = state.features[key]
+                self._chunk_status[key] = state.chunk_status[key]
+        if (same == set(self.extractors) == set(state.extractors)
+                and self.show.visitor == state.visitor):
+            self.presence, self.visitor_state = state.presence, state.visitor_state
 
-    def reset_sensing(self, extractors: Mapping[str, FeatureExtractor]) -> None:
+    def reset_sensing(self) -> None:
         """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet."""
-        self.extractors.update(extractors)
+        self.extractors = {key: make_extractor(key, spec)
+                           for key, spec in self.show.streams.items()}
         self._features.clear()
         self._chunk_status.clear()
         self._stale_since.clear()
@@ -178,60 +200,22 @@ class Pipeline:
         controls = self.mapper(features, t)
         if adjust is not None:
             controls = adjust(controls)
-        generated = None
-        # The generator's own schedule is computed from its image count, not accumulated, so
-        # which frames get a new image depends only on t (deterministic at any output fps).
-        # Time going backwards (a rehearsal seek) restarts the schedule.
-        due = self._latest_t is None or t < self._latest_t
-        if self.worker is not None:
-            image = self._live_image(controls)
-            if image is not None and image.index != self._shown_index:
-                generated = image
-                self.renderer.upload(image)
-                self._shown_index, self._latest_t = image.index, t
-            if self._latest_t is None:  # nothing generated yet: keep the screen black
-                self._latest_t = t
-        elif due or t + 1e-9 >= self._gen_count * self._gen_period:
-            generated = self.generator(controls)
+        generated = self.generation(controls, t)
+        if generated is not None:
             self.renderer.upload(generated)
-            self._latest_t = t
-            self._gen_count = math.floor(t / self._gen_period + 1e-9) + 1
-        mix = min(1.0, max(0.0, (t - self._latest_t) / self._gen_period))
+        shown_at = self.generation.shown_at if self.generation.shown_at is not None else t
+        mix = min(1.0, max(0.0, (t - shown_at) / self._gen_period))
         frame = self.renderer.render(t=t, frame_mix=mix, controls=controls.values, index=index)
         if self.limiter is not None:
             frame = self.limiter(frame)
         return Step(frame=frame, controls=controls, features=features, generated=generated,
                     mode=self.presence.mode)
 
-    def _live_image(self, controls: Controls) -> GeneratedImage | None:
-        # A dead generator thread (a driver fault, out of GPU memory) must not freeze the
-        # piece for the rest of the run: the shaders keep animating the last image while the
-        # worker is restarted, at once the first time, then with a growing back-off.
-        assert self.worker is not None
-        try:
-            self.worker.post(controls)
-            image = self.worker.latest()
-            if self._backoff and self.worker.produced >= 60 * self.show.generator.rate:
-                self._backoff = 0  # a healthy minute since the last restart
-            return image
-        except RuntimeError as error:
-            now = time.monotonic()
-            if now < self._restart_at:
-                return None
-            self._restarts += 1
-            self._backoff += 1
-            self._restart_at = now + min(RESTART_BACKOFF_MAX_S, 2.0 ** (self._backoff - 1))
-            _log.error("generator failed (%s); restarting it (restart %d)",
-                       error.__cause__ or error, self._restarts)
-            self.worker = GeneratorWorker(self.generator, self.show.generator.rate).start()
-            return None
-
     @property
     def generator_restarts(self) -> int:
         """How often the live generator thread died and was restarted."""
-        return self._restarts
+        return self.generation.restarts
 
     def release(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        self.generation.release()
         self.renderer.release()

@@ -98,19 +98,175 @@ class MappingSpec:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """``[[generator.stages]]``: an image -> image stage after the generator's model, in order.
+
+    ``kind = "dream"`` amplifies what a network sees (DeepDream, on the trained GAN's
+    discriminator, the VAE's encoder or your TorchScript network); ``kind = "model"`` runs your
+    TorchScript or ONNX image-to-image model (e.g. a style-transfer network). Keys that do not
+    belong to a stage's kind are ignored. See docs/generator.md.
+    """
+
+    kind: Literal["dream", "model"] = field(
+        metadata=bounds(doc='Stage: "dream" (DeepDream) or "model" (your image-to-image model).')
+    )
+    name: str = field(default="", metadata=bounds(doc="Name in log lines (default: the kind)."))
+    enabled: bool = field(default=True, metadata=bounds(doc="false: skip the stage."))
+    path: Path | None = field(
+        default=None,
+        metadata=bounds(doc="model: the .pt (TorchScript) or .onnx file; dream: a TorchScript"
+                        " network to dream on (default: the generator's own model file)."),
+    )
+    network: Literal["auto", "discriminator", "encoder", "torchscript"] = field(
+        default="auto",
+        metadata=bounds(doc="dream: the network to dream on; auto: the GAN's discriminator,"
+                        " the VAE's encoder, or the TorchScript file in path."),
+    )
+    layer: int = field(
+        default=2, metadata=bounds(ge=1, le=16, doc="dream: block whose activations grow (1:"
+                                   " fine texture, higher: larger motifs; capped at the depth).")
+    )
+    octaves: int = field(
+        default=3, metadata=bounds(ge=1, le=8, doc="dream: scales dreamt on, coarse to fine.")
+    )
+    octave_scale: float = field(
+        default=1.4, metadata=bounds(ge=1.05, le=3.0, doc="dream: size ratio between octaves.")
+    )
+    steps: int = field(
+        default=3, metadata=bounds(ge=1, le=64, doc="dream: gradient steps per octave.")
+    )
+    step_size: float = field(
+        default=0.012, metadata=bounds(gt=0.0, le=0.25, doc="dream: largest change of a pixel"
+                                       " (0..1) in one step, at intensity 1.")
+    )
+    jitter: int = field(
+        default=4, metadata=bounds(ge=0, le=64, doc="dream: random shift (pixels) per step, so"
+                                   " the dream has no grid.")
+    )
+    intensity: float = field(
+        default=1.0, metadata=bounds(ge=0.0, le=8.0, doc="dream: strength; multiplies step_size.")
+    )
+    intensity_control: str = field(
+        default="", metadata=bounds(doc="dream: control (0..1) scaling the intensity, e.g."
+                                    " arousal; empty: always full.")
+    )
+    feedback: bool = field(
+        default=False, metadata=bounds(doc="dream: each image dreams on the last one, zoomed"
+                                       " and rotated (the classic DeepDream video).")
+    )
+    feedback_mix: float = field(
+        default=0.85, metadata=bounds(ge=0.0, le=1.0, doc="dream, feedback: share of the last"
+                                      " dream in the next start image (the rest: the model's).")
+    )
+    zoom: float = field(
+        default=1.01, metadata=bounds(ge=0.8, le=1.25, doc="dream, feedback: zoom per image.")
+    )
+    rotate: float = field(
+        default=0.2, metadata=bounds(ge=-15.0, le=15.0, doc="dream, feedback: degrees per image.")
+    )
+    zoom_control: str = field(
+        default="", metadata=bounds(doc="dream, feedback: control (0..1) adding zoom_kick, e.g."
+                                    " pulse for a kick on each heartbeat.")
+    )
+    zoom_kick: float = field(
+        default=0.03, metadata=bounds(ge=0.0, le=0.25, doc="dream, feedback: extra zoom at"
+                                      " zoom_control 1.")
+    )
+    mix: float = field(
+        default=1.0, metadata=bounds(ge=0.0, le=1.0, doc="Share of the stage's output over its"
+                                     " input (1: all stage).")
+    )
+    mix_control: str = field(
+        default="", metadata=bounds(doc="Control (0..1) scaling mix; empty: always mix.")
+    )
+    value_range: Literal["0..1", "-1..1"] = field(
+        default="0..1", metadata=bounds(doc="model: value range the model takes and returns.")
+    )
+    seed: int = field(default=0, metadata=bounds(ge=0, doc="dream: seed of the jitter."))
+
+    def __post_init__(self) -> None:
+        if self.kind == "model" and self.path is None:
+            raise ValueError('kind = "model" needs path = "model file" (.pt or .onnx)')
+        if self.kind == "dream" and self.network == "torchscript" and self.path is None:
+            raise ValueError('network = "torchscript" needs path = "network file"')
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+@dataclass(frozen=True)
+class NcaSpec:
+    """``[generator.nca]``: the living image (``model = "nca"``), see docs/nca.md.
+
+    The automaton grows the artist's image from one cell; a heartbeat cuts a wound into it,
+    sized by one control; another control steers how fast it grows back; when nobody is
+    there it heals back to the image.
+    """
+
+    steps_per_image: int = field(
+        default=4, metadata=bounds(ge=1, le=64, doc="Automaton steps per generated image"
+                                   " (fixed, so a replay is deterministic).")
+    )
+    growth_control: str = field(
+        default="calm", metadata=bounds(doc="Control (0..1) steering the growth rate; empty:"
+                                        " always the top of growth_rate.")
+    )
+    growth_rate: tuple[float, float] = field(
+        default=(0.1, 0.5), metadata=bounds(ge=0.0, le=1.0, doc="Share of cells updating per"
+                                            " step at growth control 0 and 1 (trained at 0.5).")
+    )
+    heal_rate: float = field(
+        default=0.5, metadata=bounds(ge=0.0, le=1.0, doc="Share of cells updating per step"
+                                     " while nobody is there.")
+    )
+    wound_control: str = field(
+        default="pulse", metadata=bounds(doc="Control whose rise wounds the image (a heartbeat's"
+                                         " pulse); empty: no wounds.")
+    )
+    wound_rise: float = field(
+        default=0.3, metadata=bounds(gt=0.0, le=1.0, doc="Rise of wound_control between two"
+                                     " images that counts as a beat.")
+    )
+    wound_size_control: str = field(
+        default="arousal", metadata=bounds(doc="Control (0..1) sizing the wound; empty: the"
+                                           " middle of wound_radius.")
+    )
+    wound_radius: tuple[float, float] = field(
+        default=(0.15, 0.45), metadata=bounds(ge=0.0, le=2.0, doc="Wound radius at wound size"
+                                              " 0 and 1, as a share of the image's radius.")
+    )
+    regrow_on_leave: bool = field(
+        default=True, metadata=bounds(doc="When the visitor leaves, grow the image afresh from"
+                                      " one cell (false: let it heal its wounds in place).")
+    )
+    lifespan_steps: int = field(
+        default=0, metadata=bounds(ge=0, le=1_000_000, doc="Grow the colony afresh after this"
+                                   " many full-rate steps (for a briefly trained automaton that"
+                                   " drifts with age); 0: it lives for ever.")
+    )
+
+    def __post_init__(self) -> None:
+        if self.growth_rate[0] > self.growth_rate[1] or self.wound_radius[0] > self.wound_radius[1]:
+            raise ValueError("growth_rate and wound_radius need [low, high] with low <= high")
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
     """``[generator]``: the neural image generator and its walk through latent space."""
 
-    model: Literal["cppn", "torchscript", "vae"] = field(
+    model: Literal["cppn", "torchscript", "onnx", "vae", "gan", "nca"] = field(
         default="cppn",
-        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript module, or a trained VAE."),
+        metadata=bounds(doc="Generator: seeded CPPN, your TorchScript or ONNX model, a VAE"
+                        " or GAN trained with `installation train`, or a trained neural"
+                        " cellular automaton (nca)."),
     )
     path: Path | None = field(
         default=None,
-        metadata=bounds(doc="Model file for torchscript/vae, relative to show.toml."),
+        metadata=bounds(doc="Model file for torchscript/onnx/vae/gan/nca, relative to show.toml."),
     )
     output_range: Literal["0..1", "-1..1"] = field(
-        default="0..1", metadata=bounds(doc="Value range of a TorchScript model's images.")
+        default="0..1", metadata=bounds(doc="Value range of a TorchScript or ONNX model's images.")
     )
     architecture: Literal["fourier", "residual", "radial"] = field(
         default="fourier", metadata=bounds(doc="CPPN architecture (see docs/generator.md).")
@@ -162,6 +318,15 @@ class GeneratorSpec:
     mood_spread: float = field(
         default=0.35, metadata=bounds(gt=0.0, le=10.0, doc="How far a mood's pull reaches.")
     )
+    image_steps: int = field(
+        default=150, metadata=bounds(ge=1, le=5000, doc="GAN: optimisation steps that find the"
+                                     " latent of an image mood (seeded, bounded).")
+    )
+    stages: tuple[StageSpec, ...] = field(
+        default=(), metadata=bounds(doc="Image stages after the model: [[generator.stages]].")
+    )
+    nca: NcaSpec = field(default_factory=NcaSpec, metadata=bounds(doc="The living image's"
+                         " behaviour (model = \"nca\"): see [generator.nca]."))
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.activations if a not in ACTIVATION_NAMES]
@@ -186,7 +351,8 @@ class MoodSpec:
         default=None, metadata=bounds(doc="Anchor from a saved latent vector (.npy).")
     )
     image: Path | None = field(
-        default=None, metadata=bounds(doc="Anchor from an image through the VAE encoder.")
+        default=None, metadata=bounds(doc="Anchor from an image: the VAE's encoder, or the"
+                                      " GAN latent whose image is closest to it.")
     )
 
     def __post_init__(self) -> None:
@@ -284,13 +450,16 @@ class OutputSpec:
     )
     fps: float = field(default=30.0, metadata=bounds(gt=0.0, le=240.0, doc="Frames per second."))
     screen: int = field(
-        default=0, metadata=bounds(ge=0, doc="Window output: screen index (0: primary).")
+        default=0, metadata=bounds(ge=0, doc="Gallery and rehearsal window: screen index (0:"
+                                   " primary; --screen overrides).")
     )
     fullscreen: bool = field(
-        default=True, metadata=bounds(doc="Window output: cover the screen, letterboxed.")
+        default=True, metadata=bounds(doc="Gallery: cover the screen, letterboxed (--windowed"
+                                      " overrides; rehearsal is windowed unless --fullscreen).")
     )
     vsync: bool = field(
-        default=True, metadata=bounds(doc="Window output: present in step with the display.")
+        default=True, metadata=bounds(doc="Gallery and rehearsal window: present in step with"
+                                      " the display's refresh (no tearing).")
     )
 
 

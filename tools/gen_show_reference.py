@@ -55,6 +55,8 @@ def default_text(value: Any) -> str:
         return "*required*"
     if value is None:
         return "*unset*"
+    if dataclasses.is_dataclass(value):
+        return "its own table"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     if isinstance(value, str):
@@ -80,6 +82,20 @@ def section(cls: type, header: str) -> list[str]:
     return [*lines, ""]
 
 
+def nested(cls: type, prefix: str) -> list[str]:
+    """Sections of the sub-tables (e.g. ``[generator.nca]``) and arrays of tables (e.g.
+    ``[[generator.stages]]``) inside a table."""
+    out: list[str] = []
+    hints = get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        tp = hints[spec.name]
+        if dataclasses.is_dataclass(tp):
+            out += section(tp, f"[{prefix}.{spec.name}]")
+        elif get_origin(tp) is tuple and dataclasses.is_dataclass(get_args(tp)[0]):
+            out += section(get_args(tp)[0], f"[[{prefix}.{spec.name}]]")
+    return out
+
+
 def render() -> str:
     """The whole reference as markdown text."""
     out = [HEADER]
@@ -89,6 +105,7 @@ def render() -> str:
         origin = get_origin(tp)
         if dataclasses.is_dataclass(tp):
             out += section(tp, f"[{spec.name}]")
+            out += nested(tp, spec.name)
         elif origin is dict:
             out += section(get_args(tp)[1], f"[{spec.name}.KEY]")
         elif origin is tuple:

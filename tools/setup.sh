@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_tests=${1:-}
+began=$SECONDS
+
+# Say what is happening: a fresh set-up downloads torch (~200 MB) and takes minutes.
+step() { echo "setup: [$((SECONDS - began)) s] $*" >&2; }
 
 apt_install() {
   local sudo=""
@@ -17,7 +21,9 @@ apt_install() {
     echo "setup: please install with your package manager: $*" >&2
     return 0
   fi
+  step "apt-get update"
   $sudo apt-get update -qq
+  step "apt-get install $*"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
@@ -30,8 +36,8 @@ ldconfig -p | grep -q 'libEGL_mesa.so.0' || missing+=(libegl-mesa0)
 if [ -n "$want_tests" ]; then
   command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 fi
+step "checking system libraries (EGL/Mesa${want_tests:+, Xvfb})"
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
   apt_install "${missing[@]}"
 fi
 
@@ -47,12 +53,23 @@ if [ -z "$python" ]; then
 fi
 [ -n "$python" ] || { echo "setup: Python 3.11 or newer is required" >&2; exit 1; }
 
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-# torch pinned to the CPU build served here first; a bare "torch" would pull CUDA (GBs).
-.venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" torch==2.13.0
-if [ -n "$want_tests" ]; then
-  "${pip[@]}" -e '.[test,sensors]'
-else
-  "${pip[@]}" -e .
+if [ ! -x .venv/bin/python ]; then
+  step "creating the virtual environment .venv ($("$python" --version))"
+  "$python" -m venv .venv
 fi
+pip=(.venv/bin/python -m pip install --disable-pip-version-check)
+# torch pinned to the CPU build served here first; a bare "torch" would pull CUDA (GBs).
+if .venv/bin/python -c 'import torch' 2>/dev/null; then
+  step "torch already installed"
+else
+  step "installing torch==2.13.0 (CPU build, ~200 MB; pip shows its progress)"
+  "${pip[@]}" --progress-bar on torch==2.13.0
+fi
+if [ -n "$want_tests" ]; then
+  step "installing the project with its test tools and sensor bridges (.[test,sensors])"
+  "${pip[@]}" -q -e '.[test,sensors]'
+else
+  step "installing the project and its dependencies"
+  "${pip[@]}" -q -e .
+fi
+step "done: run .venv/bin/installation --help (or activate the venv: . .venv/bin/activate)"

@@ -1,16 +1,15 @@
-"""Build the generator a show asks for: model (cppn | torchscript | vae) + walk (moods or not)."""
+"""Build the chain a show asks for: walk + source (``[generator] model``) + image stages."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
-
+from installation.generator.chain import GeneratorChain
 from installation.generator.device import inference_dtype, pick_device
 from installation.generator.latent_walk import LatentWalk
-from installation.generator.models import BatchImage, load_torchscript, load_vae
 from installation.generator.moods import Encoder, MoodWalk, resolve_anchors
-from installation.generator.stage import CppnImage, ImageModel, LatentGenerator, Walk
+from installation.generator.sources import make_source
+from installation.generator.stage import Walk
 from installation.show import GeneratorSpec, MoodSpec, Show
 
 
@@ -23,31 +22,24 @@ def make_walk(spec: GeneratorSpec, moods: tuple[MoodSpec, ...], latent_dim: int,
     return MoodWalk(spec, moods, resolve_anchors(moods, latent_dim, encoder))
 
 
-def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> LatentGenerator:
-    """The show's generator stage on ``device`` (``None``: CUDA, then MPS, then CPU).
+def make_generator(show: Show, device: str | None = None, buffers: int = 2) -> GeneratorChain:
+    """The show's generator chain on ``device`` (``None``: CUDA, then MPS, then CPU).
 
     Raises
     ------
     ModelError
-        The model file is missing, corrupt, incompatible or breaks the contract.
+        A model file is missing, corrupt, incompatible or breaks its contract.
+    ShowError
+        A stage cannot be built for this show (e.g. a dream with no network to dream on).
     """
     spec = show.generator
     dev = pick_device(device)
-    dtype = inference_dtype(dev)
-    encoder: Encoder | None = None
-    model: ImageModel
-    if spec.model == "cppn":
-        model = CppnImage(spec, dev, dtype)
-    elif spec.model == "torchscript":
-        assert spec.path is not None  # GeneratorSpec refuses a model file-less torchscript
-        module = load_torchscript(spec.path, spec.latent_dim, spec.output_range == "-1..1")
-        # Artists' modules may not be half-safe; they run in float32 everywhere.
-        dtype = torch.float32
-        model = BatchImage(module.to(dev), spec.latent_dim, spec.size,
-                           signed=spec.output_range == "-1..1")
-    else:
-        assert spec.path is not None
-        decoder, latent_dim, encoder, _ = load_vae(spec.path)
-        model = BatchImage(decoder.to(dev, dtype), latent_dim, spec.size)
-    walk = make_walk(spec, show.moods, model.latent_dim, encoder)
-    return LatentGenerator(model, walk, spec.size, dev, dtype, buffers=buffers)
+    source = make_source(spec, dev, inference_dtype(dev))
+    walk = make_walk(spec, show.moods, source.model.latent_dim, source.encoder)
+    stages = []
+    if any(s.enabled for s in spec.stages):
+        from installation.generator.stages import make_stage
+
+        stages = [make_stage(s, show, dev, source.dtype) for s in spec.stages if s.enabled]
+    return GeneratorChain(source.model, walk, spec.size, dev, source.dtype, buffers=buffers,
+                          stages=stages)

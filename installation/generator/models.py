@@ -71,6 +71,62 @@ def load_torchscript(path: Path, latent_dim: int, signed: bool = False) -> nn.Mo
         (not a float tensor ``(B, 3, H, W)``, not finite, or outside the declared range).
     """
     path = Path(path)
+    module = load_torchscript_file(path)
+    z = torch.randn(2, latent_dim, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.inference_mode():
+            out = module(z)
+    except Exception as error:  # the artist's code: any failure means a contract mismatch
+        raise ModelError(f"{path}: forward of a (2, {latent_dim}) float latent batch failed "
+                         f"({failure_reason(error)}); check generator.latent_dim") from None
+    check_images(out, path, batch=2, signed=signed, what="latents")
+    return module
+
+
+def check_images(out: object, path: Path, batch: int, signed: bool, what: str,
+                 shape: tuple[int, int] | None = None, key: str = "generator.output_range",
+                 ) -> None:
+    """The image contract every model the artist brings must keep.
+
+    ``out`` must be a finite float tensor ``(batch, 3, H, W)`` with ``H, W >= 8`` (exactly
+    ``shape`` when given) and values in 0..1 (-1..1 when ``signed``).
+
+    Raises
+    ------
+    ModelError
+        One line naming ``path`` and the breach.
+    """
+    lo, hi = (-1.0, 1.0) if signed else (0.0, 1.0)
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(f"{path}: must return a tensor, returned {type(out).__name__}")
+    if not out.is_floating_point():
+        raise ModelError(f"{path}: must return float images, returned {out.dtype}")
+    if out.dim() != 4 or out.shape[0] != batch or out.shape[1] != 3:
+        raise ModelError(f"{path}: must return images (B, 3, H, W) for a batch of B={batch} "
+                         f"{what}, returned shape {tuple(out.shape)}")
+    if shape is not None and tuple(out.shape[2:]) != shape:
+        raise ModelError(f"{path}: must return images of the size it is given {shape}, "
+                         f"returned {tuple(out.shape[2:])}")
+    if min(out.shape[2:]) < 8:
+        raise ModelError(f"{path}: images of {tuple(out.shape[2:])} are too small (>= 8x8)")
+    if not bool(torch.isfinite(out).all()):
+        raise ModelError(f"{path}: returned non-finite values (NaN or inf)")
+    tol = 1e-3
+    if float(out.min()) < lo - tol or float(out.max()) > hi + tol:
+        hint = f' (set {key} = "-1..1"?)' if float(out.min()) < 0 and not signed else ""
+        raise ModelError(f"{path}: values {float(out.min()):.3g}..{float(out.max()):.3g} are "
+                         f"outside the declared range {lo:g}..{hi:g}{hint}")
+
+
+def load_torchscript_file(path: Path) -> torch.jit.ScriptModule:
+    """Load a TorchScript archive on the CPU, in eval mode.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file when it is missing or not a loadable TorchScript module.
+    """
+    path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     try:
@@ -81,34 +137,14 @@ def load_torchscript(path: Path, latent_dim: int, signed: bool = False) -> nn.Mo
     except Exception as error:  # torch.jit raises RuntimeError and others for bad archives
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise ModelError(f"{path}: not a loadable TorchScript module ({reason})") from None
-    module.eval()
-    z = torch.randn(2, latent_dim, generator=torch.Generator().manual_seed(0))
-    try:
-        with torch.inference_mode():
-            out = module(z)
-    except Exception as error:  # the artist's code: any failure means a contract mismatch
-        reason = str(error).strip().splitlines()[-1][:160] if str(error) else ""
-        raise ModelError(f"{path}: forward of a (2, {latent_dim}) float latent batch failed "
-                         f"({type(error).__name__}: {reason}); check generator.latent_dim"
-                         ) from None
-    lo, hi = (-1.0, 1.0) if signed else (0.0, 1.0)
-    if not isinstance(out, torch.Tensor):
-        raise ModelError(f"{path}: must return a tensor, returned {type(out).__name__}")
-    if not out.is_floating_point():
-        raise ModelError(f"{path}: must return float images, returned {out.dtype}")
-    if out.dim() != 4 or out.shape[0] != 2 or out.shape[1] != 3:
-        raise ModelError(f"{path}: must return images (B, 3, H, W) for a batch of B=2 latents, "
-                         f"returned shape {tuple(out.shape)}")
-    if min(out.shape[2:]) < 8:
-        raise ModelError(f"{path}: images of {tuple(out.shape[2:])} are too small (>= 8x8)")
-    if not bool(torch.isfinite(out).all()):
-        raise ModelError(f"{path}: returned non-finite values (NaN or inf)")
-    tol = 1e-3
-    if float(out.min()) < lo - tol or float(out.max()) > hi + tol:
-        hint = ' (set generator.output_range = "-1..1"?)' if float(out.min()) < 0 else ""
-        raise ModelError(f"{path}: values {float(out.min()):.3g}..{float(out.max()):.3g} are "
-                         f"outside the declared range {lo:g}..{hi:g}{hint}")
-    return module
+    return module.eval()
+
+
+def failure_reason(error: BaseException) -> str:
+    """The last line of an exception from an artist's model, short."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[-1][:160]}" if text else type(
+        error).__name__
 
 
 class VaeEncoder:

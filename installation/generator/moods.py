@@ -89,7 +89,7 @@ def resolve_anchors(
         else:
             if encoder is None:
                 raise ShowError(f"moods[{i}].image ({mood.name}): an image mood needs "
-                                f'model = "vae" (only a VAE has an encoder)')
+                                f'model = "vae" or "gan" (their images can be encoded)')
             anchors.append(encoder(mood.image))  # type: ignore[arg-type]
     return torch.stack(anchors)
 

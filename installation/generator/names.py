@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-MODELS = ("cppn", "torchscript", "vae")
 ARCHITECTURES = ("fourier", "residual", "radial")
 ACTIVATION_NAMES = ("tanh", "sin", "cos", "softsign", "gauss", "abs", "sigmoid", "relu")
 # The default look of the piece (golden images depend on it): never change this tuple.

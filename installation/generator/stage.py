@@ -1,35 +1,21 @@
-"""The generator stage: ``Controls -> GeneratedImage`` on the best available device.
+"""The CPPN source and the default generator: the seeded CPPN with the two-anchor walk.
 
-:class:`LatentGenerator` joins a walk (``Controls -> z``) to an image model (``z -> RGB``)
-and writes into preallocated buffers. :class:`CppnGenerator` is the default: the seeded CPPN
-with the two-anchor walk. ``factory.make_generator`` builds the one a show asks for.
+:class:`LatentGenerator` (the chain of ``chain.py`` without stages) joins a walk
+(``Controls -> z``) to an image model (``z -> RGB``) and writes into preallocated buffers.
+``factory.make_generator`` builds the chain a show asks for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
-
 import torch
 
+from installation.generator.chain import GeneratorChain, ImageModel, Walk
 from installation.generator.cppn import Cppn
 from installation.generator.device import inference_dtype, pick_device
 from installation.generator.latent_walk import LatentWalk
-from installation.generator.output import FrameBuffers
-from installation.messages import Controls, GeneratedImage
 from installation.show import GeneratorSpec
 
-Walk = Callable[[Controls], torch.Tensor]
-
-
-class ImageModel(Protocol):
-    """What the stage needs from a model: one latent in, one RGB image out."""
-
-    latent_dim: int
-
-    def render(self, z: torch.Tensor) -> torch.Tensor:
-        """``z`` ``(latent_dim,)`` -> ``(height, width, 3)`` in 0..1 (any strides), same device."""
-        ...
+__all__ = ["CppnGenerator", "CppnImage", "ImageModel", "LatentGenerator", "Walk"]
 
 
 class CppnImage:
@@ -55,54 +41,8 @@ class CppnImage:
         return self.net(self._coord_proj, z).view(self.shape)
 
 
-class LatentGenerator:
-    """Stateful stage: each call moves the walk one step and renders an image.
-
-    ``GeneratedImage.pixels`` is one of ``buffers`` reused arrays (round-robin): it stays
-    valid until ``buffers - 1`` further calls. Copy it to keep it longer.
-
-    Parameters
-    ----------
-    model
-        The image model (already on ``device`` in ``dtype``).
-    walk
-        ``Controls -> z`` (CPU float32).
-    size
-        ``(width, height)`` of the images handed out.
-    device, dtype
-        Where the model runs.
-    buffers
-        Number of reused output arrays (2: double buffering).
-    """
-
-    def __init__(
-        self, model: ImageModel, walk: Walk, size: tuple[int, int], device: torch.device,
-        dtype: torch.dtype, buffers: int = 2,
-    ) -> None:
-        self.model = model
-        self.walk = walk
-        self.device, self.dtype = device, dtype
-        self.size = size
-        self.buffers = FrameBuffers(size[0], size[1], device, dtype, count=buffers)
-        self._z = torch.empty(model.latent_dim, device=device, dtype=dtype)
-        self._index = 0
-
-    def __call__(self, controls: Controls) -> GeneratedImage:
-        return self.generate(controls, self._index % self.buffers.count)
-
-    @property
-    def latent(self) -> torch.Tensor:
-        """A copy of the latent of the last image (rehearsal saves it as a mood)."""
-        return self._z.detach().clone()
-
-    @torch.inference_mode()
-    def generate(self, controls: Controls, slot: int) -> GeneratedImage:
-        """Step the walk and render into output buffer ``slot``."""
-        self._z.copy_(self.walk(controls))
-        pixels = self.buffers.write(self.model.render(self._z), slot)
-        image = GeneratedImage(t=controls.t, index=self._index, pixels=pixels)
-        self._index += 1
-        return image
+# The chain without stages is the original generator stage; the old name stays for callers.
+LatentGenerator = GeneratorChain
 
 
 class CppnGenerator(LatentGenerator):

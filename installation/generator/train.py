@@ -15,7 +15,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from installation.errors import UserError
 from installation.generator.dataset import load_folder
+from installation.generator.trainers import TrainRequest
 from installation.generator.vae import Vae, VaeConfig, save_checkpoint, vae_loss
 
 
@@ -29,6 +31,10 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 2e-3
     beta: float = 1.0
+    # KL warm-up (Bowman et al. 2016, "Generating sentences from a continuous space"): beta
+    # ramps from 0 over these steps, so the decoder learns to draw before the prior squeezes.
+    warmup_steps: int = 300
+    sharpness: float = 1.0  # weight of the image-gradient term of vae_loss
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
@@ -103,7 +109,9 @@ def train_vae(folder: Path, output: Path, config: TrainConfig) -> TrainResult:
             flip = torch.rand(batch.shape[0], generator=gen).to(device) < 0.5
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
             recon, mu, logvar = model(batch, gen=None)
-            loss, rec, kl = vae_loss(recon, batch, mu, logvar, config.beta)
+            ramp = min(1.0, (len(losses) + 1) / config.warmup_steps) if config.warmup_steps else 1
+            loss, rec, kl = vae_loss(recon, batch, mu, logvar, config.beta * ramp,
+                                     config.sharpness)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -126,3 +134,23 @@ def train_vae(folder: Path, output: Path, config: TrainConfig) -> TrainResult:
     bar.close()
     return TrainResult(checkpoint=output, losses=losses, epochs=epochs_done, grids=grids,
                        data_hash=data_hash, images=n)
+
+
+def train_request(request: TrainRequest) -> str:
+    """``installation train --model vae``: the command line's request, run."""
+    if request.resume:
+        raise UserError("--resume is for --model gan; a VAE trains again from the start")
+    if request.every is not None:
+        raise UserError("--every is for --model gan; a VAE saves after every epoch")
+    try:
+        vae = VaeConfig(size=request.size or 64, latent_dim=request.latent_dim or 32)
+    except ValueError as error:
+        raise UserError(f"--size/--latent-dim: {error}") from None
+    config = TrainConfig(vae=vae, epochs=request.epochs or 200, minutes=request.minutes,
+                         batch_size=request.batch_size or 32, seed=request.seed,
+                         device=request.device, progress=request.progress,
+                         max_steps=request.steps)
+    result = train_vae(request.images, request.output, config)
+    return (f"wrote {result.checkpoint} ({result.images} images, {result.epochs} epochs, "
+            f"{len(result.losses)} steps, final loss {result.losses[-1]:.1f}; samples in "
+            f"{result.grids[-1].parent})")

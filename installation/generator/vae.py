@@ -20,7 +20,7 @@ from installation import __version__
 from installation.errors import ModelError
 
 FORMAT = "installation-vae"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: nearest-neighbour upsampling + conv in the decoder; 1 still loads
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,24 @@ class VaeConfig:
         Latent size.
     channels
         Channels of the first conv block; doubled per block, capped at 8x.
+    upsample
+        Decoder upsampling: ``"nearest"`` (nearest-neighbour x2 then a 3x3 conv: no
+        checkerboard, Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") or
+        ``"transposed"`` (4x4 stride-2 transposed convs: the format-1 decoder).
     """
 
     size: int = 64
     latent_dim: int = 32
     channels: int = 32
+    upsample: str = "nearest"
 
     def __post_init__(self) -> None:
         if self.size < 16 or self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two >= 16, got {self.size}")
         if self.latent_dim < 1 or self.channels < 1:
             raise ValueError("latent_dim and channels must be positive")
+        if self.upsample not in ("nearest", "transposed"):
+            raise ValueError(f"upsample must be nearest or transposed, got {self.upsample!r}")
 
     @property
     def blocks(self) -> int:
@@ -98,11 +105,16 @@ class Decoder(nn.Module):
         self.fc = nn.Linear(config.latent_dim, widths[0] * 16)
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, [*widths[1:], None], strict=True):
-            if w_out is None:
-                layers += [nn.ConvTranspose2d(w_in, 3, 4, 2, 1), nn.Sigmoid()]
+            c_out = 3 if w_out is None else w_out
+            if config.upsample == "transposed":
+                layers.append(nn.ConvTranspose2d(w_in, c_out, 4, 2, 1))
             else:
-                layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out),
-                           nn.LeakyReLU(0.2)]
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                           nn.Conv2d(w_in, c_out, 3, 1, 1)]
+            if w_out is None:
+                layers.append(nn.Sigmoid())
+            else:
+                layers += [nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -110,10 +122,24 @@ class Decoder(nn.Module):
 
 
 def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Total, reconstruction and KL losses, each summed per image and averaged over the batch."""
+             beta: float = 1.0, sharpness: float = 0.0,
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Total, reconstruction and KL losses, each summed per image and averaged over the batch.
+
+    ``sharpness`` weighs a squared error on the image gradients (horizontal and vertical
+    differences) on top of the pixels' squared error: a perceptual-network-free sharpening
+    term (as in the gradient-difference loss of Mathieu, Couprie and LeCun, "Deep multi-scale
+    video prediction beyond mean square error", 2016), since a pixel loss alone is lowest for
+    a blur when the model is unsure where an edge is.
+    """
     batch = x.shape[0]
     recon_loss = nn.functional.mse_loss(recon, x, reduction="sum") / batch
+    if sharpness:
+        dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+        dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+        edges = (nn.functional.mse_loss(dx(recon), dx(x), reduction="sum")
+                 + nn.functional.mse_loss(dy(recon), dy(x), reduction="sum")) / batch
+        recon_loss = recon_loss + sharpness * edges
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch
     return recon_loss + beta * kl, recon_loss, kl
 
@@ -167,11 +193,14 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise ModelError(f"{path}: not an installation VAE checkpoint "
                          f"(made by `installation train`?)")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise ModelError(f"{path}: checkpoint format {version!r} is not supported "
-                         f"(this version reads {FORMAT_VERSION}); retrain or upgrade")
+                         f"(this version reads 1 and {FORMAT_VERSION}); retrain or upgrade")
     try:
-        config = VaeConfig(**payload["config"])
+        fields = dict(payload["config"])
+        if version == 1:
+            fields.setdefault("upsample", "transposed")  # format 1 had only this decoder
+        config = VaeConfig(**fields)
         model = Vae(config)
         model.load_state_dict(payload["state_dict"])
         return Checkpoint(path=path, config=config, model=model.eval(),

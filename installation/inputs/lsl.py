@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,7 +36,6 @@ __all__ = [
     "StreamPins",
     "lsl_predicate",
     "stream_info_from_lsl",
-    "wait_for_status",
     "xpath_literal",
 ]
 
@@ -358,13 +356,14 @@ class LslInput:
     def _adopt_pending(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, None
+            if pending is not None:
+                self._current_uid = pending.uid  # under the lock: the resolver reads it
         if pending is None:
             return
         if self._conn is not None:
             self._conn.inlet.close_stream()
         self._conn = pending
         self._info = pending.info
-        self._current_uid = pending.uid
         self._rate.reset()
         self._last_data = pylsl.local_clock()
         self._last_stamp = -np.inf
@@ -376,9 +375,10 @@ class LslInput:
         if self._conn is not None:
             self._conn.inlet.close_stream()
         self._conn = None
+        self._rate.reset()  # a lost stream has no rate (the status file must not show its last)
         with self._lock:
             self._dead.add(self._current_uid)
-        self._current_uid = ""
+            self._current_uid = ""
         self._set(Status.LOST, reason)
         self._want_new = True
         self._wake.set()
@@ -403,8 +403,10 @@ class LslInput:
 
     def _resolve_once(self, resolver: pylsl.ContinuousResolver) -> None:
         # The resolver remembers a stream for a while after it died: skip the ones we lost.
+        # Skip the stream already open or waiting to be adopted too: a second inlet to it
+        # would replace the first and throw away the samples queued in it.
         with self._lock:
-            skip = {self._current_uid, *self._dead}
+            skip = {self._current_uid, *self._dead, *self._open_uids()}
         candidates = [s for s in resolver.results() if s.uid() not in skip]
         if not candidates or self._stop.is_set():
             return
@@ -416,9 +418,18 @@ class LslInput:
                 self._dead.add(best.uid())
             return
         with self._lock:
-            stale, self._pending = self._pending, conn
-        if stale is not None:
-            stale.inlet.close_stream()
+            # The poll thread may have adopted this very stream while it was being opened.
+            duplicate = conn.uid == self._current_uid
+            stale = None
+            if not duplicate:
+                stale, self._pending = self._pending, conn
+        for extra in (conn if duplicate else None, stale):
+            if extra is not None:
+                extra.inlet.close_stream()
+
+    def _open_uids(self) -> set[str]:
+        # Called with the lock held.
+        return {self._pending.uid} if self._pending is not None else set()
 
     def _open(self, found: pylsl.StreamInfo) -> _Connection | None:
         irregular = found.nominal_srate() == pylsl.IRREGULAR_RATE
@@ -452,20 +463,3 @@ class LslInput:
         )
         return _Connection(inlet, info, found.uid(), buffer, capacity)
 
-
-def wait_for_status(
-    source: LslInput, status: Status, timeout: float, poll_every: float = 0.02
-) -> list[Chunk]:
-    """Poll ``source`` until it reports ``status`` or ``timeout`` passes; return the chunks.
-
-    Meant for tools and tests that drive an input without an engine loop.
-    """
-    chunks: list[Chunk] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        chunk = source.poll()
-        chunks.append(chunk)
-        if chunk.status == status:
-            break
-        time.sleep(poll_every)
-    return chunks

@@ -11,7 +11,8 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Sequence
+import warnings as _pywarnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 CSV_TIME_COLUMNS = ("time", "time_s", "timestamp", "t")
+# LSL time stamps are seconds of a local clock (typically since boot): anything beyond this is
+# damage, not time (a flipped exponent bit, an unset double), and would make a replay endless.
+MAX_TIME_STAMP_S = 1e10
 KNOWN_TYPES = ("ECG", "EEG", "PPG", "EDA", "RSP", "RESP", "RR", "HR")
 
 
@@ -180,9 +184,15 @@ class _PyxdfLog(logging.Handler):
         self._propagate = self._logger.propagate
         self._logger.addHandler(self)
         self._logger.propagate = False
+        # numpy's RuntimeWarnings from pyxdf's fits on damaged stamps (inf - inf) are the
+        # same diagnostics; the damage itself is reported in our warnings.
+        self._numpy = _pywarnings.catch_warnings()
+        self._numpy.__enter__()
+        _pywarnings.simplefilter("ignore", RuntimeWarning)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._numpy.__exit__(*exc)
         self._logger.removeHandler(self)
         self._logger.propagate = self._propagate
 
@@ -214,6 +224,7 @@ def _load_xdf(path: Path, raw: bytes) -> Recording:
     warnings = [f"{path}: {problem}"] if problem else []
     for message in log.messages:
         _log.debug("%s: pyxdf: %s", path, message)
+    warnings += _salvage_stamps(path, raw, xdf_streams)
 
     infos = [_xdf_info(path, s) for s in xdf_streams]
     no_footer = [i.name for i, s in zip(infos, xdf_streams, strict=True) if "footer" not in s]
@@ -222,17 +233,65 @@ def _load_xdf(path: Path, raw: bytes) -> Recording:
             f"{path}: no footer for stream(s) {', '.join(map(repr, no_footer))} "
             "(the recording was probably interrupted)"
         )
-    stamps = [np.asarray(s["time_stamps"], dtype=np.float64).reshape(-1) for s in xdf_streams]
-    t0 = _first_time(stamps)
-    streams = []
-    for info, ts, stream in zip(infos, stamps, xdf_streams, strict=True):
+    loaded = []
+    for info, stream in zip(infos, xdf_streams, strict=True):
+        ts = np.asarray(stream["time_stamps"], dtype=np.float64).reshape(-1)
         try:
             data = _xdf_data(info, stream["time_series"], ts.shape[0])
         except (ValueError, TypeError) as e:
             # e.g. a header whose channel_count disagrees with the samples
             raise RecordingError(f"{path}: stream {info.name!r} is malformed ({e})") from e
-        streams.append(RecordedStream(info, ts - t0, data))
+        good = np.isfinite(ts) & (np.abs(ts) < MAX_TIME_STAMP_S)
+        if not good.all():
+            warnings.append(f"{path}: stream {info.name!r}: dropped {int((~good).sum())} of "
+                            f"{ts.shape[0]} samples whose time stamp is not a time "
+                            "(NaN, infinite or absurdly large)")
+            ts, data = ts[good], data[good]
+        order = np.argsort(ts, kind="stable")
+        if np.any(np.diff(ts) < 0):  # samples must reach the features in time order
+            warnings.append(f"{path}: stream {info.name!r}: time stamps out of order; sorted")
+            ts, data = ts[order], data[order]
+        loaded.append((info, ts, data))
+    t0 = _first_time([ts for _, ts, _ in loaded])
+    streams = [RecordedStream(info, ts - t0, data) for info, ts, data in loaded]
     return Recording(path, tuple(streams), t0, _duration(streams), tuple(warnings))
+
+
+def _finite_stamps(stream: dict[str, Any]) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(stream["time_stamps"], dtype=np.float64))))
+
+
+def _salvage_stamps(path: Path, raw: bytes, streams: list[dict[str, Any]]) -> list[str]:
+    """Re-read the streams whose time stamps came out non-finite with less processing.
+
+    pyxdf's dejitter fits a line through each segment's stamps, and its clock sync a line
+    through the clock offsets: one NaN stamp or offset spreads to every sample they touch.
+    Loading such streams again without dejitter (then without clock sync) keeps all but the
+    damaged samples, which the caller drops.
+    """
+    warnings: list[str] = []
+    for options, what in (({"dejitter_timestamps": False}, "not dejittered"),
+                          ({"dejitter_timestamps": False, "synchronize_clocks": False},
+                           "neither dejittered nor clock-synchronised")):
+        bad = [s for s in streams if not _finite_stamps(s)]
+        if not bad:
+            break
+        with _PyxdfLog():
+            try:
+                again, _ = pyxdf.load_xdf(io.BytesIO(raw), **options)
+            except Exception:  # the first load worked; keep its result
+                break
+        by_id = {s["info"].get("stream_id"): s for s in again}
+        for stream in bad:
+            other = by_id.get(stream["info"].get("stream_id"))
+            if other is not None and np.isfinite(np.asarray(
+                    other["time_stamps"], dtype=np.float64)).sum() > np.isfinite(np.asarray(
+                    stream["time_stamps"], dtype=np.float64)).sum():
+                stream["time_stamps"], stream["time_series"] = (other["time_stamps"],
+                                                                other["time_series"])
+                warnings.append(f"{path}: stream {_text(stream['info'], 'name')!r}: damaged "
+                                f"time stamps or clock offsets; its times are {what}")
+    return warnings
 
 
 def _text(node: dict[str, Any], key: str, default: str = "") -> str:
@@ -444,10 +503,11 @@ def _csv_srate(path: Path, meta: dict[str, str], times: np.ndarray) -> float:
 
 
 class RecordingSource:
-    """Replay preloaded streams as chunks on the engine clock.
+    """Replay preloaded streams as chunks on the engine clock (a runtime ``Source``).
 
-    Each :meth:`read_until` returns, per stream, the samples stamped in ``(previous t, t]``
-    (the first call starts at minus infinity), as views of the preloaded arrays.
+    Each :meth:`read` (or :meth:`read_until`) returns, per stream, the samples stamped in
+    ``(previous t, t]`` (the first call starts at minus infinity), as views of the preloaded
+    arrays.
 
     Parameters
     ----------
@@ -455,6 +515,8 @@ class RecordingSource:
         The loaded recording (its path names the source in status reasons).
     streams
         Streams to replay, usually picked with :meth:`Recording.find_stream`; all by default.
+        A mapping keys them as the show does (``[streams.KEY]``); a sequence keys them by
+        stream name.
     lost_after
         Seconds after a stream's last sample at which it reports ``Status.LOST``.
     """
@@ -462,20 +524,31 @@ class RecordingSource:
     def __init__(
         self,
         recording: Recording,
-        streams: Sequence[RecordedStream] | None = None,
+        streams: Sequence[RecordedStream] | Mapping[str, RecordedStream] | None = None,
         *,
         lost_after: float = 1.0,
     ) -> None:
         self.recording = recording
-        self.streams: tuple[RecordedStream, ...] = tuple(
-            recording.streams if streams is None else streams
-        )
+        if isinstance(streams, Mapping):
+            self.keys: tuple[str, ...] = tuple(streams)
+            streams = tuple(streams.values())
+        else:
+            streams = tuple(recording.streams if streams is None else streams)
+            self.keys = tuple(_unique_names([s.info.name for s in streams]))
+        self.streams: tuple[RecordedStream, ...] = streams
         self.lost_after = lost_after
         self._pos = [0] * len(self.streams)
 
     def seek(self, t: float) -> None:
         """Position every stream so the next read starts just after engine time ``t``."""
         self._pos = [int(np.searchsorted(s.timestamps, t, side="right")) for s in self.streams]
+
+    def read(self, t: float) -> dict[str, Chunk]:
+        """:meth:`read_until`, keyed by the show's stream keys."""
+        return dict(zip(self.keys, self.read_until(t), strict=True))
+
+    def close(self) -> None:
+        """Nothing to release: the recording is in memory."""
 
     def read_until(self, t: float) -> list[Chunk]:
         """Return one chunk per stream with the samples in ``(previous t, t]``.
@@ -505,3 +578,12 @@ class RecordingSource:
                 )
             )
         return chunks
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out

@@ -6,6 +6,7 @@ every stage runs in lock-step on one thread, and every random choice is seeded.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,12 +18,12 @@ from tqdm import tqdm
 from installation.clock import FixedStepClock
 from installation.errors import RecordingError, UserError
 from installation.inputs.recording import RecordedStream, Recording, RecordingSource, load_recording
+from installation.messages import Chunk
 from installation.pipeline import Pipeline, Step
 from installation.render.export import BackgroundWriter, PngSequenceWriter, VideoWriter
 from installation.render.gl_context import create_offscreen_context
+from installation.runtime import SinkPart, run
 from installation.show import Show
-
-WARMUP_STEP_S = 0.1  # feature warm-up granularity before a --start offset
 
 
 @dataclass(frozen=True)
@@ -99,44 +100,24 @@ def replay(
         Bad recording, missing stream, unwritable output, or a shader that fails.
     """
     recording = load_recording(recording_path)
-    streams = resolve_streams(show, recording)
-    keys = list(streams)
-    source = RecordingSource(recording, [streams[k] for k in keys])
-    start = max(0.0, options.start)
-    if start >= recording.duration:
-        raise UserError(
-            f"{recording.path}: --start {start:g} s is past the end ({recording.duration:.1f} s)"
-        )
-    duration = recording.duration - start
-    if options.duration is not None:
-        duration = min(duration, options.duration)
-    n_frames = max(1, int(duration * options.fps + 1e-9))
-
+    source = RecordingSource(recording, resolve_streams(show, recording))
+    start, n_frames = _frame_range(recording, options)
     output = Path(output)
-    ctx = create_offscreen_context()
-    pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device)
     began = time.perf_counter()
+    ctx = create_offscreen_context()
     try:
-        # Features need history: run them over the recording up to the start, unrendered.
-        t = 0.0
-        while t + WARMUP_STEP_S < start:
-            t += WARMUP_STEP_S
-            pipeline.extract(_by_key(keys, source.read_until(t)), t)
-        clock = FixedStepClock(fps=options.fps, start=start)
-        with _open_writer(output, options) as writer, tqdm(
-            total=n_frames, unit="frame", disable=not options.progress, desc="replay",
-            dynamic_ncols=True, leave=True,
-        ) as bar:
-            for index in range(n_frames):
-                t = clock.now
-                step = pipeline.step(_by_key(keys, source.read_until(t)), t, index)
-                writer.write(step.frame)
-                if on_step is not None:
-                    on_step(step)
-                clock.tick()
-                bar.update(1)
+        pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device)
+        try:
+            with _open_writer(output, options) as writer, tqdm(
+                total=n_frames, unit="frame", disable=not options.progress, desc="replay",
+                dynamic_ncols=True, leave=True,
+            ) as bar:
+                # Features need history: they run over the recording up to the start first.
+                run(pipeline, source, FixedStepClock(fps=options.fps, start=start),
+                    EncoderSink(writer, bar, on_step), frames=n_frames, warm_from=0.0)
+        finally:
+            pipeline.release()
     finally:
-        pipeline.release()
         ctx.release()
     return ReplaySummary(
         output=output, frames=n_frames, duration=n_frames / options.fps,
@@ -144,8 +125,35 @@ def replay(
     )
 
 
-def _by_key(keys: list[str], chunks: list) -> Mapping:
-    return dict(zip(keys, chunks, strict=True))
+class EncoderSink(SinkPart):
+    """Replay's sink: every frame to the writer (and to ``on_step``), one progress tick."""
+
+    def __init__(self, writer: BackgroundWriter, bar: tqdm,
+                 on_step: Callable[[Step], None] | None) -> None:
+        self.writer, self.bar, self.on_step = writer, bar, on_step
+
+    def show(self, step: Step, chunks: Mapping[str, Chunk]) -> None:
+        self.writer.write(step.frame)
+        if self.on_step is not None:
+            self.on_step(step)
+        self.bar.update(1)
+
+
+def _frame_range(recording: Recording, options: ReplayOptions) -> tuple[float, int]:
+    """The first frame's time and the number of frames to render."""
+    if not math.isfinite(options.start):
+        raise UserError(f"--start must be a finite number of seconds, got {options.start}")
+    start = max(0.0, options.start)
+    if not math.isfinite(recording.duration) or recording.duration <= 0:
+        raise UserError(f"{recording.path}: nothing to replay (the recording lasts 0 s)")
+    if start >= recording.duration:
+        raise UserError(
+            f"{recording.path}: --start {start:g} s is past the end ({recording.duration:.1f} s)"
+        )
+    duration = recording.duration - start
+    if options.duration is not None:
+        duration = min(duration, options.duration)
+    return start, max(1, int(duration * options.fps + 1e-9))
 
 
 def _open_writer(output: Path, options: ReplayOptions) -> BackgroundWriter:

@@ -22,6 +22,7 @@ import numpy as np
 import pylsl
 from pylsl.util import LostError
 
+from installation.clock import LslClock
 from installation.errors import UserError
 from installation.inputs.lsl import stream_info_from_lsl, xpath_literal
 from installation.messages import Features, StreamInfo
@@ -174,6 +175,7 @@ class Recorder:
         settings: RecorderSettings | None = None,
     ) -> None:
         self.settings = settings or RecorderSettings()
+        self.clock = LslClock()  # the engine's live clock: collection times of clock offsets
         try:
             self.writer = XdfWriter(path)
         except OSError as e:
@@ -183,7 +185,7 @@ class Recorder:
         for found in streams:
             self._recorded.append(self._open(found))
         self._last_offsets = -np.inf
-        self._last_boundary = pylsl.local_clock()
+        self._last_boundary = self.clock.now()
         self._write_offsets()
 
     def _open(self, found: pylsl.StreamInfo) -> _Recorded:
@@ -218,7 +220,7 @@ class Recorder:
         stream_id = self.writer.add_stream(info)
         self._features[stream_id] = tuple(keys)
         # Engine time is the local LSL clock: the offset is zero by construction.
-        self.writer.write_clock_offset(stream_id, pylsl.local_clock(), 0.0)
+        self.writer.write_clock_offset(stream_id, self.clock.now(), 0.0)
         return stream_id
 
     def write_features(self, stream_id: int, features: Features) -> None:
@@ -238,7 +240,7 @@ class Recorder:
                 written += self._drain(rec)
             except LostError:
                 _log.warning("recorder: stream %r lost", rec.info.name)
-        now = pylsl.local_clock()
+        now = self.clock.now()
         if now - self._last_offsets >= self.settings.offset_every_s:
             self._write_offsets()
         if now - self._last_boundary >= self.settings.boundary_every_s:
@@ -270,8 +272,8 @@ class Recorder:
                 offset = rec.inlet.time_correction(timeout=1.0)
             except (pylsl.util.TimeoutError, LostError):
                 continue  # no fresh estimate now; pyxdf interpolates between the others
-            self.writer.write_clock_offset(rec.stream_id, pylsl.local_clock(), offset)
-        self._last_offsets = pylsl.local_clock()
+            self.writer.write_clock_offset(rec.stream_id, self.clock.now(), offset)
+        self._last_offsets = self.clock.now()
 
     def run(self, duration: float | None = None, stop: threading.Event | None = None) -> None:
         """Record until ``duration`` seconds have passed or ``stop`` is set."""

@@ -10,19 +10,26 @@ loop.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from installation.errors import ShaderError, ShowError
-from installation.messages import Frame
+from installation.errors import ShaderError, ShowError, UserError
+from installation.messages import Chunk, Controls, Features, Frame
 from installation.render.passes import Renderer
 from installation.render.shader_source import load_shader
 from installation.show import Show, load_show
+
+if TYPE_CHECKING:
+    from installation.pipeline import Pipeline, Step
+
+_log = logging.getLogger(__name__)
 
 
 def _signature(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -107,22 +114,29 @@ class ShaderWatcher:
         return True
 
 
-def draw_error(frame: Frame, message: str) -> Frame:
-    """The frame with a red bar across the top and ``message`` written on it.
+def error_bar(frame: Frame, message: str) -> tuple[Frame, int]:
+    """The frame with a red bar across the top and ``message`` written on it, and the bar's
+    height (the HUD goes below it, so neither covers the other).
 
-    Uses Pillow's built-in bitmap font so nothing needs installing; long messages wrap.
+    Uses Pillow's scalable default font (no font to install); long messages wrap.
     """
     height, width = frame.pixels.shape[:2]
-    font = ImageFont.load_default()
-    chars = max(10, width // 7)
+    size = max(11, height // 28)
+    font = ImageFont.load_default(size=size)
+    chars = max(10, int(width / (0.55 * size)))
     lines = [message[i:i + chars] for i in range(0, len(message), chars)][:6] or [""]
-    bar = min(height, 8 + 13 * len(lines))
+    bar = min(height, 8 + (size + 4) * len(lines))
     image = Image.fromarray(frame.pixels)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width, bar), fill=(170, 0, 0))
     for i, line in enumerate(lines):
-        draw.text((4, 4 + 13 * i), line, fill=(255, 255, 255), font=font)
-    return Frame(index=frame.index, t=frame.t, pixels=np.asarray(image))
+        draw.text((4, 4 + (size + 4) * i), line, fill=(255, 255, 255), font=font)
+    return Frame(index=frame.index, t=frame.t, pixels=np.asarray(image)), bar
+
+
+def draw_error(frame: Frame, message: str) -> Frame:
+    """The frame with ``message`` on a red bar across the top (see :func:`error_bar`)."""
+    return error_bar(frame, message)[0]
 
 
 @dataclass
@@ -161,3 +175,103 @@ class ShowWatcher:
             return None
         self.error = None
         return show
+
+
+class ReloadingPipeline:
+    """The running :class:`~installation.pipeline.Pipeline`, kept in step with its files.
+
+    Before each step it polls: an edited shader recompiles in place
+    (:class:`ShaderWatcher`); an edited ``show.toml`` builds a new pipeline, which takes
+    over the sensing state (features' history, the visitor and their baseline) where the
+    streams are unchanged, and replaces the old one. A broken edit keeps the last good
+    pipeline running and sets :attr:`error`, which is also logged once.
+
+    Parameters
+    ----------
+    show
+        The show to start with.
+    build
+        Makes a pipeline for a show (the rehearsal's window context and size).
+    on_show
+        Called with each newly swapped-in show (live input follows its ``[streams]``).
+    """
+
+    def __init__(self, show: Show, build: Callable[[Show], Pipeline],
+                 on_show: Callable[[Show], None] | None = None) -> None:
+        self.build, self.on_show = build, on_show
+        self.current = build(show)
+        self.shaders = ShaderWatcher(self.current.renderer)
+        self.show_watch = ShowWatcher(show.path)
+        self.reloads = 0
+        self._error: str | None = None
+        self._logged: str | None = None
+
+    # -- the pipeline surface the runtime loop uses ---------------------------------------
+    def step(self, chunks: Mapping[str, Chunk], t: float, index: int,
+             adjust: Callable[[Controls], Controls] | None = None) -> Step:
+        self.poll()
+        return self.current.step(chunks, t, index, adjust=adjust)
+
+    def extract(self, chunks: Mapping[str, Chunk], t: float) -> dict[str, Features]:
+        self.poll()
+        return self.current.extract(chunks, t)
+
+    def reset_sensing(self) -> None:
+        self.current.reset_sensing()
+
+    @property
+    def history_s(self) -> float:
+        return self.current.history_s
+
+    @property
+    def show(self) -> Show:
+        return self.current.show
+
+    @property
+    def generator(self) -> Any:
+        return self.current.generator
+
+    @property
+    def error(self) -> str | None:
+        """The current edit's error (one line, file:line), or ``None``."""
+        return self.shaders.error or self.show_watch.error or self._error
+
+    # -- reloading ------------------------------------------------------------------------
+    def poll(self, force: bool = False) -> None:
+        """Apply edited files (``force``: reload now, changed or not)."""
+        self.shaders.poll(force=force)
+        show = self.show_watch.poll()
+        if show is None and force:
+            try:
+                show = load_show(self.show.path)
+            except ShowError as error:
+                self._error = str(error)
+        if show is not None:
+            self._swap(show)
+        self._log_error()
+
+    def _swap(self, show: Show) -> None:
+        try:
+            pipeline = self.build(show)
+        except UserError as error:  # e.g. a uniform the shader lacks: keep the running show
+            self._error = str(error)
+            return
+        pipeline.adopt_sensing(self.current)
+        self.current.release()
+        self.current, self._error = pipeline, None
+        self.shaders = ShaderWatcher(pipeline.renderer)
+        self.reloads += 1
+        if self.on_show is not None:
+            self.on_show(show)
+        _log.info("reloaded %s", show.path)
+
+    def _log_error(self) -> None:
+        # Once per distinct error: the terminal is where a long message can be read whole.
+        error = self.error
+        if error != self._logged:
+            if error is not None:
+                _log.error("%s (the last good version keeps running)", error)
+            self._logged = error
+
+    def release(self) -> None:
+        self.current.release()

@@ -61,8 +61,7 @@ class FlashLimiter:
     """Stateful stage: ``FlashLimiter()(frame) -> frame`` with flashing held to the budget."""
 
     settings: LimiterSettings = field(default_factory=LimiterSettings)
-    limited_frames: int = field(default=0, init=False)
-    held_frames: int = field(default=0, init=False)
+    limited_frames: int = field(default=0, init=False)  # frames it changed (status file)
 
     def __post_init__(self) -> None:
         self._size: tuple[int, int] | None = None
@@ -123,7 +122,6 @@ class FlashLimiter:
             if not bad.any():
                 return out, measured
             alpha = np.where(bad, alpha * 0.5, alpha)
-        self.held_frames += 1
         return prev, self._prev_measure
 
 

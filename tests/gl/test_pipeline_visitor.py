@@ -10,6 +10,7 @@ import moderngl
 import numpy as np
 import pytest
 
+from installation.generation import LiveGeneration
 from installation.messages import Chunk, Status, StreamInfo
 from installation.pipeline import Pipeline
 from installation.presence import IDLE, VISITOR
@@ -110,7 +111,7 @@ def test_the_idle_piece_turns_to_an_arriving_visitor_within_two_seconds(
 
 def test_a_dead_generator_thread_is_restarted_and_images_flow_again(ctx: moderngl.Context) -> None:
     show = load_show(REPO / "show.toml")
-    pipeline = Pipeline(show, ctx, (64, 36), 30.0, device="cpu", live=True)
+    pipeline = Pipeline(show, ctx, (64, 36), 30.0, device="cpu", generation=LiveGeneration)
     original = pipeline.generator.generate
     calls = {"n": 0}
 

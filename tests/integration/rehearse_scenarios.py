@@ -7,9 +7,12 @@ proves; ``python rehearse_scenarios.py NAME`` exits 0 only when it held.
 
 from __future__ import annotations
 
+import math
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -17,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _lsl_helpers import pin_default_show
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from installation.modes.rehearse import Rehearsal, RehearsalOptions
-from installation.osc import OscSettings
+from installation.osc import OscSettings, control_ranges
 from installation.show import load_show
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +166,7 @@ def live_streams_drive_the_piece_and_the_hud_plots_them(artist_show: Path) -> No
         assert len(pulses) > 150, f"no visitor within 30 s: {rehearsal.last_step.features}"
         assert max(pulses) > 0.5 and min(pulses) < 0.2  # the simulated heart beats through
         # The HUD plots the features the piece listens to, not only the controls.
-        assert any("ecg.heart_rate" in h for _, h in rehearsal._history)
+        assert any("ecg.heart_rate" in h for _, h in rehearsal.view.hud.history)
         rehearsal.press("forward")  # no seeking live: a notice, not a crash
         assert "live" in rehearsal.notice
         rehearsal.press("pause")  # freezes the picture...
@@ -176,7 +181,71 @@ def live_streams_drive_the_piece_and_the_hud_plots_them(artist_show: Path) -> No
         sim.wait()
 
 
+def osc_garbage_and_a_flood_never_stop_the_show(artist_show: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from tests.fuzz_inputs import osc_garbage
+
+    received: list[tuple[str, tuple]] = []  # what --osc-out sends, as a listener sees it
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
+    listener = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    options = RehearsalOptions(osc=OscSettings(listen_port=0,
+                                               send_port=listener.server_address[1]))
+    rehearsal = Rehearsal(load_show(artist_show), DEMO, options)
+    ranges = control_ranges(rehearsal.pipeline.show)
+    garbage = osc_garbage(np.random.default_rng(17), tuple(ranges), 30_000)
+    target = ("127.0.0.1", rehearsal.osc.port)
+
+    def flood() -> None:  # 10,000 messages per second, in bursts of 100
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        began = time.perf_counter()
+        for i in range(0, len(garbage), 100):
+            for datagram in garbage[i:i + 100]:
+                sock.sendto(datagram, target)
+            time.sleep(max(0.0, began + (i + 100) / 10_000 - time.perf_counter()))
+
+    def frame_is_sane() -> None:
+        controls = rehearsal.last_step.controls.values
+        assert all(math.isfinite(v) for v in controls.values()), controls
+        for name, (lo, hi) in ranges.items():
+            assert lo - 1e-9 <= controls.get(name, lo) <= hi + 1e-9, (name, controls)
+
+    flooder = threading.Thread(target=flood)
+    try:
+        rehearsal.step()
+        flooder.start()
+        during = []
+        while flooder.is_alive():
+            during.append(rehearsal.step().index)
+            frame_is_sane()
+        flooder.join()
+        for _ in range(10):  # and after it
+            during.append(rehearsal.step().index)
+            frame_is_sane()
+        assert len(during) >= 12 and during == sorted(set(during))  # frames kept coming
+        assert rehearsal.osc.ignored > 0
+        # The bridge still answers a well-formed hold.
+        client = SimpleUDPClient(*target)
+        client.send_message("/control/clear", [])
+        client.send_message("/control/calm", 0.97)
+        deadline, calm = time.monotonic() + 5.0, 0.0
+        while time.monotonic() < deadline and abs(calm - 0.97) > 1e-3:
+            rehearsal.step()
+            frame_is_sane()
+            calm = rehearsal.last_step.controls.get("calm")
+        assert calm == pytest.approx(0.97, abs=1e-3)
+        time.sleep(0.3)
+        sent = [args[0] for address, args in received if address.startswith("/control/")]
+        assert sent and all(math.isfinite(v) for v in sent)
+    finally:
+        rehearsal.close()
+        listener.shutdown()
+        listener.server_close()
+
+
 SCENARIOS = {f.__name__: f for f in (
+    osc_garbage_and_a_flood_never_stop_the_show,
     keys_pause_seek_and_speed,
     live_streams_drive_the_piece_and_the_hud_plots_them,
     edited_shader_applies_within_a_second_and_a_broken_one_keeps_running,

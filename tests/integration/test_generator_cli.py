@@ -97,3 +97,93 @@ def test_train_on_an_empty_folder_is_one_line(tmp_path: Path) -> None:
 def test_train_refuses_a_size_that_is_not_a_power_of_two(images: Path, tmp_path: Path) -> None:
     line = one_line_error(run("train", images, "-o", tmp_path / "m.pt", "--size", "48"))
     assert "power of two" in line
+
+
+@pytest.fixture(scope="module")
+def gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real GAN trained by the command line on procedural shapes (32 px, 3 steps)."""
+    from installation.generator.quality import make_shapes
+
+    folder = tmp_path_factory.mktemp("shapes")
+    make_shapes(folder, count=12, size=32, seed=2)
+    out = tmp_path_factory.mktemp("gan") / "gan.pt"
+    result = run("train", folder, "--model", "gan", "-o", out, "--size", "32", "--steps", "3",
+                 "--every", "2", "--latent-dim", "8", "--batch-size", "4", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "step 3, 3 steps" in result.stdout
+    return out
+
+
+def gan_show(folder: Path, model: Path, stages: str = "") -> Path:
+    show = vae_show(folder, model)
+    text = show.read_text().replace('model = "vae"', 'model = "gan"')
+    show.write_text(text.replace("\n[[passes]]", f"\n{stages}\n[[passes]]", 1))
+    return show
+
+
+DREAM = ('[[generator.stages]]\nkind = "dream"\nfeedback = true\nintensity_control = "energy"\n'
+         'zoom_control = "pulse"\n')
+
+
+def test_a_gan_and_dream_chain_replays_byte_identically(gan: Path, tmp_path: Path) -> None:
+    show = gan_show(tmp_path, gan, DREAM)
+    outputs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = run("replay", DEMO, "--show", show, "-o", out, "--duration", "1",
+                     "--size", "64x36", "--device", "cpu", "-q", "--no-report")
+        assert result.returncode == 0, result.stderr
+        outputs.append(sorted(out.glob("*.png")))
+    first, second = outputs
+    assert len(first) == 30
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    assert len({p.read_bytes() for p in first}) > 20  # and it moves
+
+
+def test_resume_from_the_command_line_continues_from_the_saved_step(gan: Path,
+                                                                    tmp_path: Path) -> None:
+    copy = tmp_path / "gan.pt"
+    copy.write_bytes(gan.read_bytes())
+    folder = tmp_path / "more"
+    from installation.generator.quality import make_shapes
+
+    make_shapes(folder, count=12, size=32, seed=2)
+    result = run("train", folder, "--model", "gan", "-o", copy, "--resume", "--steps", "5",
+                 "--batch-size", "4", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "step 5, 2 steps" in result.stdout
+
+
+def test_a_vae_checkpoint_given_as_a_gan_is_one_line(trained: Path, tmp_path: Path) -> None:
+    line = one_line_error(run("check", gan_show(tmp_path, trained)))
+    assert "model.pt: not an installation GAN checkpoint (it is an installation-vae" in line
+
+
+def test_vae_only_options_given_to_a_gan_are_one_line(images: Path, tmp_path: Path) -> None:
+    line = one_line_error(run("train", images, "--model", "gan", "-o", tmp_path / "m.pt",
+                              "--epochs", "3"))
+    assert "--epochs is for --model vae" in line
+
+
+def test_an_onnx_stage_that_breaks_the_contract_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import warnings
+
+    import torch
+
+    class Shrinks(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, :, ::2, ::2]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Shrinks(), (torch.zeros(1, 3, 144, 256),), str(tmp_path / "s.onnx"),
+                          dynamo=False)
+    show = vae_show(tmp_path, tmp_path / "unused.pt")
+    text = show.read_text().replace('model = "vae"\npath = "' + str(tmp_path / "unused.pt")
+                                    + '"', 'model = "cppn"')
+    show.write_text(text.replace("\n[[passes]]", '\n[[generator.stages]]\nkind = "model"\n'
+                                 'path = "s.onnx"\n\n[[passes]]', 1))
+    line = one_line_error(run("check", show))
+    assert "s.onnx: must return images of the size it is given (144, 256)" in line

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from installation.modes.rehearse import PlaybackClock
+from installation.clock import PlaybackClock
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
@@ -54,6 +54,7 @@ def test_playback_clock_pauses_seeks_changes_speed_and_loops() -> None:
     "edited_shader_applies_within_a_second_and_a_broken_one_keeps_running",
     "osc_nudges_a_control_during_rehearsal",
     "saved_mood_lands_in_the_show_and_loads_back",
+    "osc_garbage_and_a_flood_never_stop_the_show",
 ])
 def test_rehearsal_in_a_real_window(scenario: str, xvfb_display: str) -> None:
     # Each scenario in its own process: a GLX window and the GL tests' EGL context do not mix.

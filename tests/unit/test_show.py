@@ -65,7 +65,7 @@ def test_shader_paths_resolve_against_the_show_folder(tmp_path: Path) -> None:
         ("[output]\nfps = \"thirty\"\n", "output.fps", "expected a number"),
         ("[output]\nfps = -5\n", "output.fps", "must be > 0"),
         ("[output]\nsize = [640]\n", "output.size", "array of 2"),
-        ("[generator]\nmodel = \"gan\"\n", "generator.model", "must be one of"),
+        ("[generator]\nmodel = \"stylegan\"\n", "generator.model", "must be one of"),
         ("[generator]\nlayers = 2.5\n", "generator.layers", "expected an integer"),
         ("[streams.brain]\ntype = \"EMG\"\n", "streams.brain", "no feature extractor"),
     ],

@@ -1,0 +1,309 @@
+"""A few-shot GAN the artist trains from scratch on their own images, and its checkpoint.
+
+The recipe is FastGAN's (Liu, Zhang, Song and Elgammal, "Towards Faster and Stabilized GAN
+Training for High-fidelity Few-shot Image Synthesis", ICLR 2021), scaled down to train on a
+laptop CPU:
+
+- generator: a 4x4 seed from the latent, then upsampling blocks (nearest x2, 3x3 conv,
+  BatchNorm, GLU; every other block with a second conv) and **skip-layer excitation** (SLE):
+  a low-resolution feature map gates the channels of one 8-16 times larger, a cheap long
+  skip connection that speeds up and stabilises training;
+- discriminator: spectrally normalised (Miyato et al. 2018) residual down blocks to 8x8 and
+  patch hinge logits, plus the paper's **self-supervised reconstruction**: two small decoders
+  rebuild the real image from the 8x8 features and a random quarter from the 16x16 ones, so
+  the discriminator must learn features that describe the image, not just tell it apart. The
+  paper measures that reconstruction with LPIPS, a pretrained network; nothing here is
+  pretrained, so we use an L1 loss plus an L1 loss on image gradients (what keeps edges);
+- differentiable augmentation of every image the discriminator sees (``diffaug.py``).
+
+Deliberate departures, each for a CPU or for a live show: no noise injection (the latent
+alone decides the image, so the walk is smooth and replays are exact), no second, small
+discriminator, widths a tenth of the paper's. The checkpoint is a plain ``torch.save`` dict
+loaded with ``weights_only=True``: no pickled code runs at load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from installation.errors import ModelError
+
+FORMAT = "installation-gan"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Shape of the two networks.
+
+    Parameters
+    ----------
+    size
+        Square image side, a power of two from 32 to 512 (64, 128, 256 are the usual).
+    latent_dim
+        Latent size.
+    channels
+        Generator width at the output resolution; doubles per halving, capped at 16x.
+    d_channels
+        Discriminator width at half the image size; doubles per halving, capped at 16x.
+    """
+
+    size: int = 64
+    latent_dim: int = 64
+    channels: int = 16
+    d_channels: int = 32
+
+    def __post_init__(self) -> None:
+        if self.size < 32 or self.size > 512 or self.size & (self.size - 1):
+            raise ValueError(f"size must be a power of two from 32 to 512, got {self.size}")
+        if self.latent_dim < 1 or self.channels < 2 or self.d_channels < 2:
+            raise ValueError("latent_dim must be positive, channels at least 2")
+
+    def g_width(self, res: int) -> int:
+        return self.channels * min(16, self.size // res)
+
+    def d_width(self, res: int) -> int:
+        return self.d_channels * min(16, max(1, self.size // (2 * res)))
+
+    @property
+    def resolutions(self) -> list[int]:
+        """4, 8, ..., size."""
+        return [2**i for i in range(2, int(math.log2(self.size)) + 1)]
+
+    def sle_pairs(self) -> list[tuple[int, int]]:
+        """``(low, high)`` resolutions joined by skip-layer excitation (FastGAN: 4->64,
+        8->128, 16->256; here also 4->32 so that small images get one)."""
+        return [(max(4, high // 16), high) for high in self.resolutions if high >= 32]
+
+
+class _GLUConv(nn.Sequential):
+    """3x3 conv to twice the channels, BatchNorm, GLU: FastGAN's gated conv unit."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(nn.Conv2d(c_in, 2 * c_out, 3, 1, 1, bias=False),
+                         nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1))
+
+
+class UpBlock(nn.Sequential):
+    """Nearest-neighbour x2, then one (or, ``double``, two) gated conv units."""
+
+    def __init__(self, c_in: int, c_out: int, double: bool) -> None:
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"),
+                                   _GLUConv(c_in, c_out)]
+        if double:
+            layers.append(_GLUConv(c_out, c_out))
+        super().__init__(*layers)
+
+
+class SkipExcitation(nn.Module):
+    """Skip-layer excitation: channel gates for a large map, computed from a small one."""
+
+    def __init__(self, c_low: int, c_high: int) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4), nn.Conv2d(c_low, c_high, 4, 1, 0, bias=False), nn.SiLU(),
+            nn.Conv2d(c_high, c_high, 1, 1, 0, bias=False), nn.Sigmoid(),
+        )
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        return high * self.gate(low)
+
+
+class Generator(nn.Module):
+    """Latent ``(B, latent_dim)`` -> images ``(B, 3, S, S)`` in -1..1."""
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.latent_dim = config.latent_dim
+        w = config.g_width
+        self.init = nn.Sequential(
+            nn.ConvTranspose2d(config.latent_dim, 2 * w(4), 4, 1, 0, bias=False),
+            nn.BatchNorm2d(2 * w(4)), nn.GLU(dim=1),
+        )
+        self.ups = nn.ModuleList(
+            UpBlock(w(res // 2), w(res), double=i % 2 == 0)
+            for i, res in enumerate(config.resolutions[1:])
+        )
+        self._sle_low = {high: low for low, high in config.sle_pairs()}
+        self.sle = nn.ModuleDict({str(high): SkipExcitation(w(low), w(high))
+                                  for low, high in config.sle_pairs()})
+        self.to_rgb = nn.Conv2d(w(config.size), 3, 3, 1, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.init(z.view(z.shape[0], -1, 1, 1))
+        feats = {4: x}
+        for res, up in zip(self.config.resolutions[1:], self.ups, strict=True):
+            x = up(x)
+            if res in self._sle_low:
+                x = self.sle[str(res)](feats[self._sle_low[res]], x)
+            feats[res] = x
+        return torch.tanh(self.to_rgb(x))
+
+
+def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int) -> nn.Module:
+    return spectral_norm(nn.Conv2d(c_in, c_out, k, s, p, bias=False))
+
+
+class DownBlock(nn.Module):
+    """FastGAN's residual down block: a strided conv path and an average-pool path, averaged."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            _sn_conv(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
+            _sn_conv(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
+        )
+        self.direct = nn.Sequential(
+            nn.AvgPool2d(2), _sn_conv(c_in, c_out, 1, 1, 0), nn.BatchNorm2d(c_out),
+            nn.LeakyReLU(0.2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.main(x) + self.direct(x)) * 0.5
+
+
+class Decoder(nn.Module):
+    """Small decoder of the discriminator's self-supervision: 8x8 features -> an image."""
+
+    def __init__(self, c_in: int, out: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(c_in, min(c_in, 64), 1, 1, 0, bias=False)]
+        c, res = min(c_in, 64), 8  # narrow first: full-width decoders cost as much as the G
+        while res < out:
+            c_next = max(8, c // 2)
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), _GLUConv(c, c_next)]
+            c, res = c_next, res * 2
+        self.net = nn.Sequential(nn.AdaptiveAvgPool2d(8), *layers, nn.Conv2d(c, 3, 3, 1, 1),
+                                 nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Discriminator(nn.Module):
+    """Images ``(B, 3, S, S)`` in -1..1 -> patch logits; decoders for self-supervision.
+
+    ``blocks[i]`` halves the resolution: ``features(x, layer)`` returns the activations after
+    ``layer`` blocks (1: half size, fine texture; the last: 8x8, whole motifs), which is what
+    the dream stage climbs.
+    """
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        w = config.d_width
+        half = config.size // 2
+        self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1), nn.LeakyReLU(0.2))
+        res = [r for r in reversed(config.resolutions) if 8 <= r <= half]  # half, ..., 8
+        self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2)) for r in res[:-1])
+        self._res = res  # resolution after the stem and after each block
+        self.logits = nn.Sequential(
+            _sn_conv(w(8), w(8), 1, 1, 0), nn.BatchNorm2d(w(8)), nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(w(8), 1, 4, 1, 0)),
+        )
+        self.rec_size = min(half, 64)
+        self.decode_all = Decoder(w(8), self.rec_size)
+        self.decode_part = Decoder(w(16), self.rec_size)
+
+    @property
+    def depth(self) -> int:
+        """Layers ``features`` can return (the stem counts as layer 1)."""
+        return 1 + len(self.blocks)
+
+    def features(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """Activations after ``layer`` layers (1: the stem), capped at :attr:`depth`."""
+        h = self.stem(x)
+        for block in self.blocks[: max(0, min(layer, self.depth) - 1)]:
+            h = block(h)
+        return h
+
+    def forward(self, x: torch.Tensor, part: int | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Logits ``(B, 1, 5, 5)``; with ``part`` (quadrant 0..3) also both reconstructions."""
+        h = self.stem(x)
+        feats = {self._res[0]: h}
+        for r, block in zip(self._res[1:], self.blocks, strict=True):
+            h = block(h)
+            feats[r] = h
+        logits = self.logits(h)
+        if part is None:
+            return logits, None, None
+        f16 = feats[16]
+        top, left = (part // 2) * 8, (part % 2) * 8
+        return logits, self.decode_all(h), self.decode_part(f16[:, :, top:top + 8, left:left + 8])
+
+
+def quadrant(images: torch.Tensor, part: int) -> torch.Tensor:
+    """Quadrant ``part`` (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right)."""
+    h, w = images.shape[-2] // 2, images.shape[-1] // 2
+    top, left = (part // 2) * h, (part % 2) * w
+    return images[..., top:top + h, left:left + w]
+
+
+@dataclass(frozen=True)
+class GanCheckpoint:
+    """A loaded checkpoint: the EMA generator, the discriminator and what made them."""
+
+    path: Path
+    config: GanConfig
+    generator: Generator
+    discriminator: Discriminator
+    data_hash: str
+    package_version: str
+    step: int
+    payload: dict[str, Any]
+
+
+def load_gan(path: Path) -> GanCheckpoint:
+    """Load a GAN checkpoint written by ``installation train --model gan``.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file if it is missing, corrupt or truncated, not a GAN checkpoint
+        (a VAE's, someone else's), from another format version, or its weights do not fit
+        its config.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt files; all mean the same
+        raise ModelError(f"{path}: corrupt or not a checkpoint ({type(error).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else None
+        hint = f" (it is an {found} checkpoint)" if isinstance(found, str) else ""
+        raise ModelError(f"{path}: not an installation GAN checkpoint{hint} "
+                         f"(made by `installation train --model gan`?)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelError(f"{path}: GAN checkpoint format {version!r} is not supported "
+                         f"(this version reads {FORMAT_VERSION}); retrain or upgrade")
+    try:
+        config = GanConfig(**payload["config"])
+        generator = Generator(config)
+        generator.load_state_dict(payload["generator"])
+        discriminator = Discriminator(config)
+        discriminator.load_state_dict(payload["training"]["discriminator"])
+        return GanCheckpoint(
+            path=path, config=config, generator=generator.eval(),
+            discriminator=discriminator.eval(), data_hash=str(payload["data_hash"]),
+            package_version=str(payload["package_version"]), step=int(payload["step"]),
+            payload=payload,
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        reason = " ".join(str(error).split())[:200]  # load_state_dict's lines, folded
+        raise ModelError(f"{path}: incompatible GAN checkpoint ({reason})") from None
+
+
+def config_dict(config: GanConfig) -> dict[str, int]:
+    return asdict(config)

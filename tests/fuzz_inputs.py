@@ -1,0 +1,323 @@
+"""Seeded input fuzzers shared by the tests and ``benchmarks/bench_fuzz.py``.
+
+* XDF mutations of a real recording (the bundled demo): byte flips, truncations, duplicated
+  and deleted chunks, huge lengths, wrong tags, NaN/inf/huge sample values and time stamps,
+  bad clock offsets, and damaged stream headers. Each mutant goes through the real
+  ``installation replay`` command (in a worker process, several mutants per process, each
+  under a time limit) and must end in a result (exit 0) or one error line with exit 2.
+* OSC garbage: random datagrams, wrong types, NaN/inf, +-1e300, unknown and malformed
+  addresses, in any mix.
+
+XDF layout (the XDF 1.0 specification, github.com/sccn/xdf/wiki/Specifications): ``XDF:``,
+then chunks of ``[length width: 1 byte (1, 4 or 8)] [length] [tag: uint16] [content]``.
+Tags: 1 FileHeader, 2 StreamHeader, 3 Samples, 4 ClockOffset, 5 Boundary, 6 StreamFooter.
+Samples: ``[stream id: uint32] [count: varlen] ([stamp width: 0|8] [double]? [values])*``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import signal
+import struct
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
+SIZES = {"float32": 4, "double64": 8, "int8": 1, "int16": 2, "int32": 4, "int64": 8}
+FLOAT_CODES = {"float32": "<f", "double64": "<d"}
+BAD_FLOATS = (float("nan"), float("inf"), float("-inf"), 1e300, -1e300, 1e38, -1e38)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    start: int  # offset of the length-width byte
+    content: int  # offset of the content (after the tag)
+    end: int
+    tag: int
+
+
+def chunks(raw: bytes) -> list[Chunk]:
+    """The chunks of a well-formed XDF file."""
+    out, pos = [], 4
+    while pos < len(raw):
+        width = raw[pos]
+        length = int.from_bytes(raw[pos + 1:pos + 1 + width], "little")
+        tag = int.from_bytes(raw[pos + 1 + width:pos + 3 + width], "little")
+        end = pos + 1 + width + length
+        out.append(Chunk(pos, pos + 3 + width, end, tag))
+        pos = end
+    return out
+
+
+def make_chunk(tag: int, content: bytes) -> bytes:
+    return bytes([8]) + struct.pack("<QH", len(content) + 2, tag) + content
+
+
+def _varlen(raw: bytes, pos: int) -> tuple[int, int]:
+    width = raw[pos]
+    return int.from_bytes(raw[pos + 1:pos + 1 + width], "little"), pos + 1 + width
+
+
+def stream_formats(raw: bytes) -> dict[int, tuple[int, str]]:
+    """Stream id -> (channel count, channel format), from the stream headers."""
+    formats = {}
+    for c in chunks(raw):
+        if c.tag == 2:
+            sid = struct.unpack_from("<I", raw, c.content)[0]
+            xml = raw[c.content + 4:c.end].decode("utf-8", "replace")
+            count = int(re.search(r"<channel_count>(\d+)<", xml).group(1))
+            fmt = re.search(r"<channel_format>(\w+)<", xml).group(1)
+            formats[sid] = (count, fmt)
+    return formats
+
+
+def samples_layout(raw: bytes, c: Chunk, formats: dict[int, tuple[int, str]]
+                   ) -> tuple[str, list[int], list[tuple[int, int]]] | None:
+    """(format, time stamp offsets, value spans) of a numeric Samples chunk."""
+    sid = struct.unpack_from("<I", raw, c.content)[0]
+    if sid not in formats or formats[sid][1] not in SIZES:
+        return None
+    count, fmt = formats[sid]
+    n, pos = _varlen(raw, c.content + 4)
+    stamps, values = [], []
+    for _ in range(n):
+        width = raw[pos]
+        pos += 1
+        if width == 8:
+            stamps.append(pos)
+            pos += 8
+        values.append((pos, pos + count * SIZES[fmt]))
+        pos += count * SIZES[fmt]
+    return fmt, stamps, values
+
+
+def mutate_xdf(raw: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
+    """One seeded mutation of ``raw``; returns its kind and the mutant."""
+    kinds = ("flip", "truncate", "duplicate", "delete", "huge_length", "wrong_tag",
+             "bad_values", "bad_stamps", "bad_clock_offset", "bad_header")
+    kind = kinds[int(rng.integers(len(kinds)))]
+    cs = chunks(raw)
+    data = bytearray(raw)
+    pick = cs[int(rng.integers(len(cs)))]
+    if kind == "flip":
+        for _ in range(int(rng.integers(1, 9))):
+            i = int(rng.integers(len(data)))
+            data[i] ^= 1 << int(rng.integers(8))
+    elif kind == "truncate":
+        data = data[:int(rng.integers(0, len(data)))]
+    elif kind == "duplicate":
+        data[pick.end:pick.end] = raw[pick.start:pick.end]
+    elif kind == "delete":
+        del data[pick.start:pick.end]
+    elif kind == "huge_length":
+        length = int(rng.integers(2**31, 2**62))
+        head = bytes([8]) + struct.pack("<Q", length)
+        data[pick.start:pick.content - 2] = head
+    elif kind == "wrong_tag":
+        tag = int(rng.choice([0, 7, 255, 65535, *range(1, 7)]))
+        data[pick.content - 2:pick.content] = struct.pack("<H", tag)
+    elif kind in ("bad_values", "bad_stamps"):
+        formats = stream_formats(raw)
+        layouts = [(c, samples_layout(raw, c, formats)) for c in cs if c.tag == 3]
+        layouts = [(c, lay) for c, lay in layouts if lay is not None and lay[2]]
+        _, (fmt, stamps, values) = layouts[int(rng.integers(len(layouts)))]
+        if kind == "bad_stamps" and stamps:
+            for pos in rng.choice(stamps, size=min(len(stamps), int(rng.integers(1, 20))),
+                                  replace=False):
+                data[pos:pos + 8] = struct.pack("<d", float(rng.choice(BAD_FLOATS)))
+        elif fmt in FLOAT_CODES:
+            code, size = FLOAT_CODES[fmt], SIZES[fmt]
+            for a, b in [values[int(i)] for i in rng.integers(len(values), size=50)]:
+                for pos in range(a, b, size):
+                    value = float(rng.choice(BAD_FLOATS))
+                    if fmt == "float32" and abs(value) > 3.4e38 and np.isfinite(value):
+                        value = float(np.copysign(3.4e38, value))
+                    data[pos:pos + size] = struct.pack(code, value)
+        else:  # integers: the extremes of the type
+            a, b = values[int(rng.integers(len(values)))]
+            data[a:b] = b"\xff" * (b - a)
+    elif kind == "bad_clock_offset":
+        offsets = [c for c in cs if c.tag == 4]
+        if offsets:
+            c = offsets[int(rng.integers(len(offsets)))]
+            pos = c.content + 4 + 8 * int(rng.integers(2))
+            data[pos:pos + 8] = struct.pack("<d", float(rng.choice(BAD_FLOATS)))
+    elif kind == "bad_header":
+        heads = [c for c in cs if c.tag == 2]
+        c = heads[int(rng.integers(len(heads)))]
+        xml = raw[c.content + 4:c.end].decode("utf-8", "replace")
+        field, value = [("channel_count", "0"), ("channel_count", "-3"),
+                        ("channel_count", "70000"), ("nominal_srate", "nan"),
+                        ("nominal_srate", "inf"), ("nominal_srate", "-250"),
+                        ("nominal_srate", "1e300"), ("channel_format", "complex128"),
+                        ("type", ""), ("name", "x\"'y")][int(rng.integers(10))]
+        xml = re.sub(f"<{field}>[^<]*</{field}>", f"<{field}>{value}</{field}>", xml, count=1)
+        new = make_chunk(2, raw[c.content:c.content + 4] + xml.encode())
+        data[c.start:c.end] = new
+    return kind, bytes(data)
+
+
+# -- OSC garbage ------------------------------------------------------------------------------
+
+OSC_VALUES = (float("nan"), float("inf"), float("-inf"), 1e300, -1e300, 1e38, -1e38, 0.5,
+              2**63 - 1, -(2**63), 0, True, False, None, "very", b"\x00\xff")
+
+
+def osc_garbage(rng: np.random.Generator, names: tuple[str, ...], count: int) -> list[bytes]:
+    """``count`` seeded datagrams: random bytes, valid-looking messages with wrong types,
+    NaN/inf/+-1e300/int64 extremes, unknown or malformed addresses, nudges past the end,
+    thousands of distinct names, and bundles of them."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def message() -> bytes:
+        name = names[int(rng.integers(len(names)))]
+        address = str(rng.choice([
+            f"/control/{name}", f"/control/{name}/nudge", f"/control/{name}/clear",
+            "/control/clear", f"/control/{name}/nudge/extra",
+            f"/control/flood{rng.integers(10**6)}",
+            "/control/", "/control//nudge", "/feature/ecg/heart_rate", "/", "//", "/control/*",
+            "/control/[!a-z", "/control/{calm,pulse}", f"/CONTROL/{name}"]))
+        builder = OscMessageBuilder(address)
+        for _ in range(int(rng.choice([0, 1, 1, 1, 2, 5]))):
+            value = OSC_VALUES[int(rng.integers(len(OSC_VALUES)))]
+            if isinstance(value, float):
+                builder.add_arg(value, str(rng.choice(["f", "d"])) if abs(value) < 3e38
+                                or not np.isfinite(value) else "d")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                builder.add_arg(value, "h")
+            else:
+                builder.add_arg(value)
+        return builder.build().dgram
+
+    out = []
+    for _ in range(count):
+        kind = int(rng.integers(10))
+        if kind == 0:  # random bytes
+            out.append(rng.bytes(int(rng.integers(1, 200))))
+        elif kind == 1:  # a message with random bytes after a valid address
+            out.append(b"/control/calm\x00\x00\x00," + rng.bytes(int(rng.integers(1, 40))))
+        elif kind == 2:  # a bundle of messages, time-tagged now or far ahead
+            tag = (1, 2**63, 2**64 - 1)[int(rng.integers(3))]
+            parts = [message() for _ in range(int(rng.integers(1, 6)))]
+            out.append(b"#bundle\x00" + struct.pack(">Q", tag)
+                       + b"".join(struct.pack(">i", len(p)) + p for p in parts))
+        else:
+            out.append(message())
+    return out
+
+
+# -- replaying mutants in a worker process ----------------------------------------------------
+
+CASE_LIMIT_S = 60  # a replay of 1.5 s of show that takes longer than this counts as a hang
+
+
+class _Hang(BaseException):
+    pass
+
+
+def _on_alarm(_signum: int, _frame: object) -> None:
+    raise _Hang
+
+
+def fuzz_show(folder: Path) -> Path:
+    """The default piece at a tiny size: the fuzzers test the input path, not the generator."""
+    text = (REPO / "show.toml").read_text()
+    text = text.replace("size = [256, 144]", "size = [32, 18]")
+    text = text.replace("size = [640, 360]", "size = [32, 18]")
+    text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
+    path = folder / "fuzz-show.toml"
+    path.write_text(text)
+    return path
+
+
+def replay_cases(paths: list[str], out_dir: str) -> list[dict]:
+    """Run ``installation replay`` in this process on each path; one result per path."""
+    from installation.cli import main
+
+    show = fuzz_show(Path(out_dir))
+    results = []
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for path in paths:
+        err = io.StringIO()
+        result = {"path": path, "rc": None, "traceback": "", "hang": False}
+        signal.alarm(CASE_LIMIT_S)
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                result["rc"] = main(["replay", path, "-o", f"{out_dir}/out.mp4", "--fps", "4",
+                                     "--duration", "1.5", "-q", "--no-report",
+                                     "--show", str(show)])
+        except _Hang:
+            result["hang"] = True
+        except BaseException:  # what the user would have seen as a traceback
+            result["traceback"] = traceback.format_exc(limit=-3)
+        finally:
+            signal.alarm(0)
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        result["errors"] = [line for line in lines if line.startswith("installation: error:")]
+        result["stderr_lines"] = len(lines)
+        results.append(result)
+    return results
+
+
+def check_replay_result(result: dict) -> str:
+    """``""`` if the case ended as a user may see it end; else what went wrong."""
+    if result["hang"]:
+        return f"hang (over {CASE_LIMIT_S} s)"
+    if result["traceback"]:
+        return "traceback: " + result["traceback"].strip().splitlines()[-1]
+    if result["rc"] == 0:
+        return ""
+    if result["rc"] == 2 and len(result["errors"]) == 1 and result["stderr_lines"] == 1:
+        return ""
+    return f"exit {result['rc']} with {result['stderr_lines']} stderr line(s)"
+
+
+def nan_stamp_mutants(folder: Path, source: Path = DEMO) -> list[Path]:
+    """The reproduced crash (issue 14) and its relatives: the first time stamp of every
+    Samples chunk NaN, every stamp of a stream NaN, and +-inf stamps."""
+    raw = source.read_bytes()
+    formats = stream_formats(raw)
+    layouts = [(c, samples_layout(raw, c, formats)) for c in chunks(raw) if c.tag == 3]
+    layouts = [lay for _, lay in layouts if lay is not None]
+    out = []
+    for name, value, which in (("first-nan", float("nan"), "first"),
+                               ("all-nan", float("nan"), "all"),
+                               ("first-inf", float("inf"), "first"),
+                               ("all-minus-inf", float("-inf"), "all")):
+        data = bytearray(raw)
+        for _, stamps, _ in layouts:
+            for pos in stamps[:1] if which == "first" else stamps:
+                data[pos:pos + 8] = struct.pack("<d", value)
+        path = folder / f"stamps-{name}.xdf"
+        path.write_bytes(bytes(data))
+        out.append(path)
+    return out
+
+
+def write_mutants(folder: Path, seed: int, count: int, source: Path = DEMO) -> list[Path]:
+    raw = source.read_bytes()
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        kind, data = mutate_xdf(raw, rng)
+        path = folder / f"mutant-{seed}-{i:04d}-{kind}.xdf"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    # python tests/fuzz_inputs.py replay FILE...  -> one JSON line per file
+    if sys.argv[1] == "replay":
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in replay_cases(sys.argv[2:], tmp):
+                print(json.dumps(r), flush=True)

@@ -1,0 +1,185 @@
+"""The few-shot GAN: real (tiny) training, exact resume, checkpoints that load or refuse in one
+line, the GAN in a show with its latent walk and image moods."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from installation.errors import ModelError
+from installation.generator.diffaug import diff_augment
+from installation.generator.factory import make_generator
+from installation.generator.gan import (
+    Discriminator,
+    GanConfig,
+    Generator,
+    load_gan,
+)
+from installation.generator.gan_train import GanTrainConfig, train_gan
+from installation.generator.project import GanProjector
+from installation.generator.quality import make_shapes
+from installation.generator.vae import Vae, VaeConfig, save_checkpoint
+from installation.messages import Controls
+from installation.show import load_show
+
+TINY = GanConfig(size=32, latent_dim=8, channels=4, d_channels=4)
+CONFIG = GanTrainConfig(gan=TINY, steps=4, batch_size=4, every=2, progress=False, seed=3)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("shapes")
+    make_shapes(folder, count=12, size=32, seed=5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(shapes: Path, tmp_path_factory: pytest.TempPathFactory):
+    return train_gan(shapes, tmp_path_factory.mktemp("gan") / "gan.pt", CONFIG)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    payload = torch.load(path, weights_only=True)
+    return {**{f"ema.{k}": v for k, v in payload["generator"].items()},
+            **{f"d.{k}": v for k, v in payload["training"]["discriminator"].items()}}
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+def test_generator_and_discriminator_shapes_at_every_size(size: int) -> None:
+    config = GanConfig(size=size, latent_dim=8, channels=2, d_channels=2)
+    with torch.no_grad():
+        images = Generator(config)(torch.randn(2, 8))
+        logits, rec_all, rec_part = Discriminator(config)(images, part=3)
+    assert images.shape == (2, 3, size, size)
+    assert float(images.abs().max()) <= 1.0
+    assert logits.shape[:2] == (2, 1) and rec_all is not None and rec_part is not None
+    assert rec_all.shape == rec_part.shape == (2, 3, min(size // 2, 64), min(size // 2, 64))
+
+
+def test_training_writes_grids_and_a_checkpoint_every_n_steps(trained) -> None:
+    assert trained.step == 4 and trained.steps_run == 4
+    assert [g.name for g in trained.grids] == ["step_000002.png", "step_000004.png"]
+    with Image.open(trained.grids[-1]) as grid:
+        assert grid.size == (8 * 32, 4 * 32)
+    checkpoint = load_gan(trained.checkpoint)
+    assert checkpoint.step == 4 and checkpoint.config == TINY
+    assert checkpoint.data_hash == trained.data_hash
+    assert all(np.isfinite(trained.losses_d)) and all(np.isfinite(trained.losses_g))
+
+
+def test_training_changes_the_weights_and_the_ema_lags_the_generator(trained) -> None:
+    payload = torch.load(trained.checkpoint, weights_only=True)
+    torch.manual_seed(CONFIG.seed)
+    fresh = Generator(TINY).state_dict()
+    raw, ema = payload["training"]["generator"], payload["training"]["ema"]
+    key = "to_rgb.weight"
+    assert not torch.equal(raw[key], fresh[key])
+    assert not torch.equal(ema[key], raw[key])  # an average, not a copy
+
+
+def test_same_seed_same_model(shapes: Path, trained, tmp_path: Path) -> None:
+    again = train_gan(shapes, tmp_path / "again.pt", CONFIG)
+    a, b = weights(trained.checkpoint), weights(again.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_continues_from_the_saved_step_exactly(shapes: Path, trained,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "resumed.pt"
+    half = train_gan(shapes, path, replace(CONFIG, steps=2))
+    assert half.step == 2
+    resumed = train_gan(shapes, path, replace(CONFIG, steps=4, resume=True))
+    assert resumed.step == 4 and resumed.steps_run == 2
+    assert load_gan(path).step == 4
+    # Stopped at 2 and resumed to 4 == one run to 4: weights, EMA and random stream restored.
+    a, b = weights(trained.checkpoint), weights(path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_without_a_checkpoint_is_one_line(shapes: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"none\.pt: nothing to resume"):
+        train_gan(shapes, tmp_path / "none.pt", replace(CONFIG, resume=True))
+
+
+def test_truncated_foreign_and_mismatched_checkpoints_are_refused(trained,
+                                                                  tmp_path: Path) -> None:
+    data = trained.checkpoint.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 3])
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    save_checkpoint(tmp_path / "vae.pt", Vae(VaeConfig(size=16, latent_dim=4, channels=4)),
+                    "h", 1)
+    payload = torch.load(trained.checkpoint, weights_only=True)
+    payload["config"]["channels"] = 8
+    torch.save(payload, tmp_path / "mismatch.pt")
+    payload["config"]["channels"] = 4
+    payload["format_version"] = 7
+    torch.save(payload, tmp_path / "future.pt")
+    cases = {
+        "cut.pt": r"cut\.pt: corrupt or not a checkpoint",
+        "foreign.pt": r"foreign\.pt: not an installation GAN checkpoint",
+        "vae.pt": r"vae\.pt: not an installation GAN checkpoint \(it is an installation-vae",
+        "mismatch.pt": r"mismatch\.pt: incompatible GAN checkpoint",
+        "future.pt": r"future\.pt: GAN checkpoint format 7 is not supported",
+        "missing.pt": r"missing\.pt: model file not found",
+    }
+    for name, pattern in cases.items():
+        with pytest.raises(ModelError, match=pattern) as error:
+            load_gan(tmp_path / name)
+        assert "\n" not in str(error.value)
+
+
+def test_diff_augment_is_seeded_and_keeps_the_shape() -> None:
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    policy = "color,translation,cutout"
+    a = diff_augment(x, policy, torch.Generator().manual_seed(1))
+    b = diff_augment(x, policy, torch.Generator().manual_seed(1))
+    c = diff_augment(x, policy, torch.Generator().manual_seed(2))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    # Differentiable: the generator learns through the augmentation.
+    y = x.clone().requires_grad_(True)
+    diff_augment(y, policy, torch.Generator().manual_seed(1)).sum().backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
+
+
+def gan_show(folder: Path, checkpoint: Path, extra: str = "") -> Path:
+    (folder / "p.frag").write_text("void main() {}\n")
+    show = folder / "show.toml"
+    show.write_text(f'[generator]\nmodel = "gan"\npath = "{checkpoint}"\nsize = [48, 32]\n'
+                    f"max_step = 10.0\nimage_steps = 20\n{extra}\n"
+                    '[[passes]]\nshader = "p.frag"\n')
+    return show
+
+
+def test_the_gan_is_the_generator_and_the_walk_moves_it(trained, tmp_path: Path) -> None:
+    show = load_show(gan_show(tmp_path, trained.checkpoint))
+    generator = make_generator(show, device="cpu")
+    assert generator.model.latent_dim == TINY.latent_dim
+    calm = generator(Controls(t=0.0, values={"calm": 1.0})).pixels.copy()
+    restless = make_generator(show, device="cpu")(Controls(t=0.0, values={"calm": 0.0})).pixels
+    assert calm.shape == (32, 48, 3) and calm.dtype == np.uint8
+    assert np.abs(calm.astype(float) - restless.astype(float)).mean() > 1
+
+
+def test_an_image_mood_is_the_projected_latent_of_that_image(trained, shapes: Path,
+                                                             tmp_path: Path) -> None:
+    target = sorted(shapes.iterdir())[0]
+    show = load_show(gan_show(tmp_path, trained.checkpoint,
+                              f'[[moods]]\nname = "mine"\nposition = [0.5, 0.5]\n'
+                              f'image = "{target}"\n'))
+    anchor = make_generator(show, device="cpu").walk.anchors[0]  # type: ignore[attr-defined]
+    again = make_generator(show, device="cpu").walk.anchors[0]  # type: ignore[attr-defined]
+    assert torch.equal(anchor, again)  # seeded: the same image gives the same anchor
+    assert float(anchor.norm()) <= 1.5 * TINY.latent_dim ** 0.5 + 1e-4  # bounded
+    generator = load_gan(trained.checkpoint).generator
+    projector = GanProjector(generator, 32, steps=20)
+    pixels = projector.target(target)
+    with torch.no_grad():
+        projected = float((generator(anchor[None]) - pixels).abs().mean())
+        seeded = torch.randn(16, TINY.latent_dim, generator=torch.Generator().manual_seed(99))
+        random = float((generator(seeded) - pixels).abs().mean())
+    assert projected < random  # closer to the picture than the prior's average latent
