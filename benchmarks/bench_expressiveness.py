@@ -84,6 +84,8 @@ PIECES = (
     Piece("pulse-garden", REPO / "show.toml", beat_visible=True),
     Piece("data-as-matter", REPO / "pieces" / "data-as-matter" / "show.toml", beat_visible=True),
     Piece("dreaming", REPO / "pieces" / "dreaming" / "show.toml", beat_visible=True),
+    # The heartbeat wounds the portrait: seen as a change of the image more than as light.
+    Piece("living-image", REPO / "pieces" / "living-image" / "show.toml", beat_visible=True),
 )
 BASELINE = Piece("pulse-garden-v1", REPO / "benchmarks" / "baseline" / "pulse-garden-v1" /
                  "show.toml", beat_visible=True)
@@ -228,7 +230,7 @@ def run_piece(piece: Piece, recorded: Recorded, size: tuple[int, int], fps: floa
     began = time.perf_counter()
     try:
         for index in range(n):
-            t = clock.now
+            t = clock.now()
             step = pipeline.step(chunks(t), t, index)
             px = step.frame.pixels
             series.t.append(t)
@@ -377,7 +379,7 @@ def frame_cost(piece: Piece, size: tuple[int, int], ctx, seconds: float, fps: fl
     times = []
     try:
         for index in range(int(seconds * fps)):
-            t = clock.now
+            t = clock.now()
             chunk = dict(zip(keys, source.read_until(t), strict=True))
             began = time.perf_counter()
             pipeline.step(chunk, t, index)
@@ -390,13 +392,21 @@ def frame_cost(piece: Piece, size: tuple[int, int], ctx, seconds: float, fps: fl
 
 
 def cost_table(pieces: list[Piece], sizes: list[tuple[int, int]], ctx, seconds: float,
-               repeats: int, log: Callable[[str], None]) -> dict:
+               repeats: int, log: Callable[[str], None],
+               default_sizes: tuple[tuple[int, int], ...] = ()) -> dict:
+    """ms per frame of each piece at each size, interleaved with the baseline piece.
+
+    ``default_sizes`` are measured for the default piece (and the baseline) only: the 960x540
+    target is the default piece's.
+    """
     out: dict = {}
-    for size in sizes:
+    for size in [*sizes, *(s for s in default_sizes if s not in sizes)]:
         key = f"{size[0]}x{size[1]}"
-        runs: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *pieces]}
+        at_size = (pieces if size in sizes
+                   else [p for p in pieces if p.show == PIECES[0].show])
+        runs: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *at_size]}
         for r in range(repeats):  # interleaved, so load changes hit every piece alike
-            for p in [BASELINE, *pieces]:
+            for p in [BASELINE, *at_size]:
                 ms = frame_cost(p, size, ctx, seconds)
                 runs[p.name].append(ms)
                 log(f"cost {key} {p.name} run {r + 1}: {ms:.1f} ms/frame")
@@ -465,9 +475,23 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def merge(runs: list[dict]) -> dict:
+    """Several runs' results as one (per piece and recording); the machine lines are joined."""
+    out: dict = {"machine": "", "date": "", "load": ""}
+    for key in ("machine", "date", "load"):
+        out[key] = "; ".join(dict.fromkeys(str(r.get(key, "?")) for r in runs))
+    for run in runs:
+        for part in ("beats", "states", "novelty"):
+            for piece, by_rec in run.get(part, {}).items():
+                out.setdefault(part, {}).setdefault(piece, {}).update(by_rec)
+        for size, by_piece in run.get("cost", {}).items():
+            out.setdefault("cost", {}).setdefault(size, {}).update(by_piece)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pieces", default=",".join(p.name for p in PIECES),
+    parser.add_argument("--pieces", default=",".join(p.name for p in (*PIECES, BASELINE)),
                         help="comma-separated piece names (and pulse-garden-v1, the baseline)")
     parser.add_argument("--only", default="beats,states,novelty,cost",
                         help="which parts: beats, states, novelty, cost")
@@ -480,14 +504,21 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--long-s", type=float, default=480.0, help="mitdb8 length")
     parser.add_argument("--idle-s", type=float, default=600.0, help="empty room length")
-    parser.add_argument("--cost-sizes", default="640x360,960x540,1280x720")
+    parser.add_argument("--cost-sizes", default="640x360,1280x720")
+    parser.add_argument("--default-sizes", default="960x540",
+                        help="sizes measured for the default piece (and the baseline) only")
     parser.add_argument("--cost-seconds", type=float, default=4.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--from-json", type=Path, help="only re-report saved results")
+    parser.add_argument("--from-json", type=Path, nargs="+",
+                        help="only re-report saved results (several files: merged, e.g. one"
+                             " run per piece)")
     args = parser.parse_args()
     if args.from_json:
-        print(report(json.loads(args.from_json.read_text())))
+        merged = merge([json.loads(path.read_text()) for path in args.from_json])
+        if args.json:
+            args.json.write_text(json.dumps(merged, indent=1, default=float))
+        print(report(merged))
         return
     known = {p.name: p for p in (*PIECES, BASELINE)}
     pieces = [known[name] for name in args.pieces.split(",")]
@@ -529,8 +560,10 @@ def main() -> None:
                     args.json.write_text(json.dumps(results, indent=1, default=float))
     if "cost" in parts:
         sizes = [tuple(int(v) for v in s.split("x")) for s in args.cost_sizes.split(",")]
+        default_sizes = tuple(tuple(int(v) for v in s.split("x"))
+                              for s in args.default_sizes.split(",") if s)
         results["cost"] = cost_table([p for p in pieces if p is not BASELINE], sizes, ctx,
-                                     args.cost_seconds, args.repeats, log)
+                                     args.cost_seconds, args.repeats, log, default_sizes)
     ctx.release()
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))

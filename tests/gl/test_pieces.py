@@ -30,6 +30,10 @@ PIECES = {
     "data-as-matter": REPO / "pieces" / "data-as-matter" / "show.toml",
     "dreaming": REPO / "pieces" / "dreaming" / "show.toml",
 }
+# The living image shows the heartbeat as a wound, not as light: its own tests (test_nca.py)
+# prove the wounds and the healing; the flash checks and byte-identical replays cover it here.
+EVERY_PIECE = {**PIECES, "living-image": REPO / "pieces" / "living-image" / "show.toml"}
+DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
 ECG_CSV = REPO / "tests" / "data" / "mitdb100_MLII_0-60s.csv"
 PEAKS_CSV = REPO / "tests" / "data" / "mitdb100_rpeaks_0-60s.csv"
 ECG = StreamInfo("MIT-BIH 100", "ECG", 1, 360.0)
@@ -121,11 +125,11 @@ def test_calm_and_agitation_look_different_at_a_glance(ctx: moderngl.Context, na
         f"{name}: warm-cool {warm_minus_cool:.1f}, saturation {saturation}, motion {motion}")
 
 
-@pytest.mark.parametrize("name", list(PIECES))
+@pytest.mark.parametrize("name", list(EVERY_PIECE))
 def test_a_piece_replays_byte_identically(ctx: moderngl.Context, name: str) -> None:
     controls = {"pulse": 0.6, "calm": 0.4, "energy": 0.5, "breath_hz": 0.25, "depth": 0.6}
-    first = render_controls(ctx, PIECES[name], controls, 12, size=(96, 54))
-    second = render_controls(ctx, PIECES[name], controls, 12, size=(96, 54))
+    first = render_controls(ctx, EVERY_PIECE[name], controls, 12, size=(96, 54))
+    second = render_controls(ctx, EVERY_PIECE[name], controls, 12, size=(96, 54))
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     assert not np.array_equal(first[-1], first[-4])  # and it moves
 
@@ -140,17 +144,33 @@ def heart_200bpm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", list(PIECES))
+@pytest.mark.parametrize("name", list(EVERY_PIECE))
 def test_a_200_bpm_heart_passes_the_flash_check_with_the_limiter(
     name: str, heart_200bpm: Path, tmp_path: Path,
 ) -> None:
-    show = load_show(PIECES[name])
+    show = load_show(EVERY_PIECE[name])
     assert show.safety.flash_limit
     video = tmp_path / f"{name}.mp4"
     replay(heart_200bpm, show, video, ReplayOptions(size=SIZE, fps=FPS, duration=8.0,
                                                     progress=False))
     violations, frames = analyse_video(video)
     assert frames == 240
+    assert violations == [], [v.describe() for v in violations]
+
+
+@pytest.mark.parametrize("name", list(EVERY_PIECE))
+def test_the_bundled_recording_passes_the_flash_check_with_the_limiter(
+    name: str, tmp_path: Path,
+) -> None:
+    # 12 s around the eyes closing (the calm swing) keeps the test short; the whole minute at
+    # the show's size is checked by tools/make_piece_media.py (each piece's summary.json).
+    show = load_show(EVERY_PIECE[name])
+    assert show.safety.flash_limit
+    video = tmp_path / f"{name}.mp4"
+    replay(DEMO, show, video, ReplayOptions(size=SIZE, fps=FPS, start=22.0, duration=12.0,
+                                            progress=False))
+    violations, frames = analyse_video(video)
+    assert frames == 360
     assert violations == [], [v.describe() for v in violations]
 
 
