@@ -22,9 +22,9 @@ from installation.generator.factory import make_generator
 from installation.mapping import Mapper
 from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage, Status
 from installation.presence import VISITOR, Presence, worn
-from installation.render.passes import PassSpec, Renderer
+from installation.render.passes import Renderer
 from installation.safety.limiter import FlashLimiter
-from installation.show import STATE_STREAM, Show, StreamSpec, VisitorSpec
+from installation.show import STATE_STREAM, Show, StreamSpec, VisitorSpec, pass_specs
 
 FEATURE_HISTORY_S = 5.0  # what the slowest extractor windows need to be full again
 
@@ -108,8 +108,7 @@ class Pipeline:
         self._stale_since: dict[str, float] = {}
         self.generator = make_generator(show, device=device, buffers=generation.buffers)
         self.generation = generation(self.generator, show.generator.rate)
-        passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
-        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size,
+        self.renderer = Renderer(ctx, pass_specs(show), size=size, gen_size=show.generator.size,
                                  pass_budget_s=show.output.pass_budget_s if pass_budget
                                  else None)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.

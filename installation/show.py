@@ -8,13 +8,14 @@ metadata of its field; ``docs/show-reference.md`` is generated from these classe
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
 from installation.errors import ShowError
 from installation.features.state import COMPOSITE_WEIGHTS, STATE_FEATURES
 from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
+from installation.render.graph import GraphError, PassSpec, plan_passes
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
 STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
@@ -488,12 +489,80 @@ class DiffusionSpec:
 
 @dataclass(frozen=True)
 class PassSpecToml:
-    """``[[passes]]``: one shader pass, in order."""
+    """``[[passes]]``: one shader pass. A plain list of passes is a chain (each reads the one
+    above as ``u_input``); ``name`` and ``inputs`` make a graph (docs/passes.md)."""
 
-    shader: Path = field(metadata=bounds(doc="GLSL fragment shader, relative to show.toml."))
+    shader: Path | None = field(
+        default=None, metadata=bounds(doc="GLSL fragment shader, relative to show.toml (particle"
+                                      " passes: colours each point; optional)."),
+    )
     uniforms: dict[str, str] = field(
         default_factory=dict, metadata=bounds(doc="Float uniform name -> control name.")
     )
+    name: str = field(
+        default="", metadata=bounds(doc="Name of the target this pass writes (default pass<i>);"
+                                    " other passes read it by this name.")
+    )
+    inputs: dict[str, str] | None = field(
+        default=None,
+        metadata=bounds(doc="sampler2D uniform -> source: a pass name (this frame), NAME.prev"
+                        " (its previous frame), its own name (its previous state), frame or"
+                        " prev_frame (generated images). Absent: a chain pass."),
+    )
+    size: tuple[int, int] | None = field(
+        default=None, metadata=bounds(ge=1, le=8192, doc="Target width, height in pixels"
+                                      " (default: the output size times scale).")
+    )
+    scale: float = field(
+        default=1.0, metadata=bounds(gt=0.0, le=4.0, doc="Target size as a factor of the"
+                                     " output size.")
+    )
+    steps: int = field(
+        default=1, metadata=bounds(ge=1, le=256, doc="Draws per frame, each reading the previous"
+                                   " (simulations); particles: compute steps per frame.")
+    )
+    format: Literal["rgba8", "rgba16f", "rgba32f"] = field(
+        default="rgba16f", metadata=bounds(doc="Texel format of the target.")
+    )
+    filter: Literal["linear", "nearest"] = field(
+        default="linear", metadata=bounds(doc="How readers sample the target.")
+    )
+    wrap: Literal["clamp", "repeat"] = field(
+        default="clamp", metadata=bounds(doc="Reads outside 0..1: clamp to the edge, or repeat"
+                                         " (a torus, for simulations).")
+    )
+    mipmaps: bool = field(
+        default=False, metadata=bounds(doc="Build mipmaps after each frame (textureLod blurs).")
+    )
+    integrals: dict[str, str] = field(
+        default_factory=dict, metadata=bounds(doc="Float uniform name -> control name: the"
+                                              " control's running integral over time (a"
+                                              " phase from a rate).")
+    )
+    kind: Literal["fragment", "particles"] = field(
+        default="fragment", metadata=bounds(doc="A fullscreen fragment shader, or particles.")
+    )
+    compute: Path | None = field(
+        default=None, metadata=bounds(doc="Particles: GL 4.3 compute shader moving them.")
+    )
+    count: int = field(
+        default=0, metadata=bounds(ge=0, le=1 << 24, doc="Particles: how many.")
+    )
+    seed: int = field(default=0, metadata=bounds(ge=0, doc="Particles: seed of their start."))
+    blend: Literal["add", "alpha"] = field(
+        default="add", metadata=bounds(doc="Particles: additive (light) or alpha blending.")
+    )
+    fade: float = field(
+        default=0.0, metadata=bounds(ge=0.0, lt=1.0, doc="Particles: share of the last frame"
+                                     " kept under the new points (trails; 0: none).")
+    )
+    point_size: float = field(
+        default=1.0, metadata=bounds(gt=0.0, le=64.0, doc="Particles: point size in pixels.")
+    )
+
+    def to_spec(self) -> PassSpec:
+        """The renderer's :class:`~installation.render.graph.PassSpec` for this entry."""
+        return PassSpec(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -789,13 +858,22 @@ def _check_references(show: Show, text: str) -> None:
                 f"stream {mapping.stream!r} is not declared in [streams] (declared: {declared})",
             )
     for i, spec in enumerate(show.passes):
-        try:
-            found = spec.shader.is_file()
-        except OSError as error:  # e.g. a name longer than the file system allows
-            raise fail(("passes", str(i), "shader"),
-                       f"not a usable file name ({error.strerror or error})") from None
-        if not found:
-            raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
+        for key in ("shader", "compute"):
+            path = getattr(spec, key)
+            if path is None:
+                continue
+            try:
+                found = path.is_file()
+            except OSError as error:  # e.g. a name longer than the file system allows
+                raise fail(("passes", str(i), key),
+                           f"not a usable file name ({error.strerror or error})") from None
+            if not found:
+                raise fail(("passes", str(i), key), f"shader file not found: {path}")
+    # The pass graph: names, inputs, sizes, particle keys, cycles.
+    try:
+        plan_passes([spec.to_spec() for spec in show.passes])
+    except GraphError as error:
+        raise fail(("passes", str(error.index), *error.key.split(".")), error.message) from None
     # -- diffusion (issue 12): the model of [diffusion], for the source and its stages --
     uses_diffusion = paints_with_diffusion(show)
     if uses_diffusion and show.diffusion.path is None:
@@ -827,3 +905,8 @@ def prompt_names(show: Show) -> tuple[str, ...]:
                                              for s in spec.stages):
         return ()
     return tuple(m.name for m in show.moods) or (PROMPT_NAME,)
+
+
+def pass_specs(show: Show) -> list[PassSpec]:
+    """The show's passes as the renderer takes them."""
+    return [spec.to_spec() for spec in show.passes]

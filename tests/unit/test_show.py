@@ -40,7 +40,8 @@ def test_default_show_loads_with_its_mappings_and_passes() -> None:
     show = load_show(REPO / "show.toml")
     assert set(show.streams) == {"ecg", "eeg"}
     assert {m.control for m in show.mappings} == {"pulse", "energy", "calm"}
-    assert show.passes[0].shader == REPO / "shaders" / "pulse.frag"
+    assert [p.shader for p in show.passes] == [REPO / "shaders" / "garden.frag",
+                                               REPO / "shaders" / "pulse.frag"]
     assert show.output.size == (640, 360)
 
 
