@@ -91,11 +91,12 @@ class Pipeline:
     def __init__(
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
         device: str | None = None, generation: GenerationPolicy = LockStepGeneration,
+        latency_s: float = 0.0,
     ) -> None:
         self.show = show
         self.fps = fps
         self.extractors = {key: make_extractor(key, spec) for key, spec in show.streams.items()}
-        self.mapper = Mapper(show.mappings, idle=show.idle)
+        self.mapper = Mapper(show.mappings, idle=show.idle, latency_s=latency_s)
         required = tuple(key for key, spec in show.streams.items() if spec.required)
         self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
         self.visitor_state = make_visitor_state(show)
