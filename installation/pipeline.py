@@ -91,6 +91,13 @@ class Pipeline(Sensing):
         controls = self.mapper(features, t)
         if adjust is not None:
             controls = adjust(controls)
+        return self.present(controls, t, index, features)
+
+    def present(self, controls: Controls, t: float, index: int,
+                features: Mapping[str, Features] | None = None) -> Step:
+        """Generate (on the policy's schedule) and render frame ``index`` from ``controls``
+        at engine time ``t``: the second half of :meth:`step`, and all a render node does
+        with the controls it receives from a sensing node."""
         generated = self.generation(controls, t)
         if generated is not None:
             self.renderer.upload(generated)
@@ -99,7 +106,7 @@ class Pipeline(Sensing):
         frame = self.renderer.render(t=t, frame_mix=mix, controls=controls.values, index=index)
         if self.limiter is not None:
             frame = self.limiter(frame)
-        return Step(frame=frame, controls=controls, features=features, generated=generated,
+        return Step(frame=frame, controls=controls, features=features or {}, generated=generated,
                     mode=self.presence.mode)
 
     @property
