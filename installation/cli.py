@@ -1,6 +1,7 @@
 """Command line of the installation engine: replay, rehearse, gallery, check, and tools.
 
-``installation replay | rehearse | gallery | check | check-flashes | train | record | streams``
+``installation replay | rehearse | gallery | sense | render | check | check-flashes | train |
+record | streams``
 (``installation COMMAND --help`` for each). User errors print one line (``installation: error:
 ...``) and exit with status 2, without a traceback; anything else is a bug and keeps its
 traceback. Heavy libraries (torch, moderngl, scipy, liblsl) are imported by the command that
@@ -124,6 +125,27 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--status-file", type=Path, help="JSON status (mode, fps, streams)")
     gallery.add_argument("--log-dir", type=Path, help="rotating logs here (default: stderr)")
     gallery.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
+    sense = commands.add_parser(
+        "sense", help="sensing node of a multi-machine show: publish controls over LSL")
+    sense.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    sense.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
+    render = commands.add_parser(
+        "render", help="render node of a multi-machine show: one tile of the canvas")
+    render.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    render.add_argument("--tile", required=True, metavar="COL,ROW/COLS,ROWS",
+                        help="this node's tile, 0-based (e.g. 1,0/3,1: middle of three)")
+    render.add_argument("--overlap", type=int, default=0, metavar="PX",
+                        help="pixels shared with each neighbouring tile (edge blend)")
+    render.add_argument("--delay", type=_non_negative, default=0.1, metavar="S",
+                        help="show each sample this long after its time stamp (default 0.1)")
+    render.add_argument("--offscreen", action="store_true", help="no window (EGL): tests")
+    render.add_argument("--frames-log", type=Path, help="CSV of every frame (LSL stamps)")
+    render.add_argument("--dump-dir", type=Path, help="PNG of the tile every --dump-every")
+    render.add_argument("--dump-every", type=_count, default=30, metavar="N",
+                        help="sequence numbers between dumped tiles (default 30)")
+    render.add_argument("--max-seconds", type=_positive, help="stop after this long")
 
     rehearse = commands.add_parser(
         "rehearse", help="play a recording (or live streams) in a window, hot reload")
@@ -250,6 +272,32 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     ))
 
 
+def _cmd_sense(args: argparse.Namespace) -> int:
+    from installation.show import load_show
+
+    show = load_show(args.show)
+    from installation.modes.sense import SenseOptions, run_sense
+
+    return run_sense(show, SenseOptions(max_seconds=args.max_seconds))
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from installation.distributed import parse_tile
+    from installation.show import load_show
+
+    try:
+        tile = parse_tile(args.tile, overlap=max(args.overlap, 0))
+    except ValueError as error:
+        raise UserError(f"--tile: {error}") from None
+    show = load_show(args.show)
+    from installation.modes.render_node import RenderOptions, run_render
+
+    return run_render(show, RenderOptions(
+        tile=tile, offscreen=args.offscreen, delay_s=args.delay, frames_log=args.frames_log,
+        dump_dir=args.dump_dir, dump_every=args.dump_every, max_seconds=args.max_seconds,
+    ))
+
+
 def _cmd_rehearse(args: argparse.Namespace) -> int:
     from installation.show import load_show
 
@@ -370,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "replay": _cmd_replay, "check": _cmd_check, "check-flashes": _cmd_check_flashes,
         "train": _cmd_train, "gallery": _cmd_gallery, "rehearse": _cmd_rehearse,
-        "record": _cmd_record, "streams": _cmd_streams,
+        "record": _cmd_record, "streams": _cmd_streams, "sense": _cmd_sense,
+        "render": _cmd_render,
     }
     try:
         return handlers[args.command](args)

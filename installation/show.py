@@ -101,6 +101,13 @@ class MappingSpec:
         metadata=bounds(ge=0.0, le=30.0, doc="Delay of the control behind the body (causal:"
                         " the value from delay_s ago; the idle value until then)."),
     )
+    at_s: float = field(
+        default=0.23,
+        metadata=bounds(ge=0.0, le=0.4, doc="Feature STREAM.pulse_at only: when after each"
+                        " R-peak its pulse reaches the screen (0.23 s: where people feel"
+                        " their heartbeat). Forecast below the engine's latency, a delay line"
+                        " on the detected beat above it; see docs/latency.md."),
+    )
 
     def __post_init__(self) -> None:
         if self.in_range[0] == self.in_range[1]:
@@ -587,6 +594,12 @@ class OutputSpec:
     fullscreen: bool = field(
         default=True, metadata=bounds(doc="Gallery: cover the screen, letterboxed (--windowed"
                                       " overrides; rehearsal is windowed unless --fullscreen).")
+    )
+    latency_s: float = field(
+        default=0.045, metadata=bounds(ge=0.0, le=1.0, doc="Gallery: measured time from a"
+                                       " frame's engine time to its buffer swap (render +"
+                                       " present; benchmarks/bench_photon.py), subtracted by"
+                                       " at_s mappings. Replay and rehearsal use 0.")
     )
     vsync: bool = field(
         default=True, metadata=bounds(doc="Gallery and rehearsal window: present in step with"

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from installation.features.beat_timing import BeatPredictor, PredictorSettings
 from installation.messages import Status
 
 __all__ = ["BeatSettings", "BeatTracker"]
@@ -83,6 +84,8 @@ class BeatTracker:
         self._broken = False  # the next beat starts no interval (after a gap or reset)
         self.beat_count = 0
         self.artefacts = 0
+        self.predictor = BeatPredictor(PredictorSettings(rr_min_s=cfg.rr_min_s,
+                                                         rr_max_s=cfg.rr_max_s))
 
     # ------------------------------------------------------------------ input
     @property
@@ -112,12 +115,14 @@ class BeatTracker:
         """The next beat must not form an interval with the previous one (a gap, a reset)."""
         self._broken = True
         self._chain = False
+        self.predictor.break_chain()
 
     def add_beat(self, t: float) -> None:
         """Record a beat at time ``t`` (the interval to the previous beat, if any, is judged)."""
         prev = self._last_beat
         self._last_beat = t
         self.beat_count += 1
+        self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken and math.isfinite(prev) and t > prev:
             self.add_rr(t - prev, t)
@@ -126,6 +131,7 @@ class BeatTracker:
         """Record a beat at ``t`` known only by its interval ``rr`` (s) to the previous one."""
         self._last_beat = t
         self.beat_count += 1
+        self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken:
             self.add_rr(rr, t)
@@ -211,7 +217,9 @@ class BeatTracker:
             ``heart_rate`` (bpm), ``rr`` (s, latest accepted), ``hrv_rmssd`` and ``hrv_sdnn``
             (ms, 0 until ``hrv_min_intervals`` NN intervals exist in the window),
             ``beat_pulse`` (1 at a beat, decaying), ``beat_phase`` (0..1 between beats),
-            ``beat_count``.
+            ``beat_count``, ``since_beat_s`` (s since the latest beat; 0 before the first),
+            and the forecast of :meth:`BeatPredictor.values`: ``next_beat_in_s``,
+            ``beat_phase_pred``, ``beat_confidence``.
         """
         cfg = self.settings
         recent = list(self._hr_rr)[-cfg.hr_beats :]
@@ -220,7 +228,8 @@ class BeatTracker:
         pulse = math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since) else 0.0
         phase = min(max(since / rr, 0.0), 1.0 - 1e-9) if math.isfinite(since) else 0.0
         rmssd, sdnn = self.hrv(t)
-        return {
+        return self.predictor.values(t, rr) | {
+            "since_beat_s": max(since, 0.0) if math.isfinite(since) else 0.0,
             "heart_rate": 60.0 / rr,
             "rr": self._last_rr if math.isfinite(self._last_rr) else rr,
             "hrv_rmssd": rmssd,

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -138,6 +140,9 @@ class CardiacExtractor:
         self._edr = SeriesRate(cfg.edr)
         self._last_reported_r = math.nan
         self._last_bad_t = -math.inf
+        # Threshold crossing -> R-peak offsets of recent beats: a crossing tells of a beat
+        # locate_after_s before the R-peak is located, at about crossing - this offset.
+        self._onset_offsets: deque[float] = deque(maxlen=9)
 
     # ------------------------------------------------------------------ public
     def __call__(self, chunk: Chunk) -> Features:
@@ -154,7 +159,11 @@ class CardiacExtractor:
         Features
             ``heart_rate`` (bpm, artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn``
             (ms, rolling), ``beat_pulse``, ``beat_phase``, ``beat_count``, ``resp_rate``
-            (breaths/min from the R-amplitude EDR; 0 until known); ``events`` holds a
+            (breaths/min from the R-amplitude EDR; 0 until known), ``since_beat_s`` (s since
+            the latest beat: counted from the estimated R-peak as soon as the QRS crosses the
+            threshold, ``locate_after_s`` before the beat is reported), the forecast
+            ``next_beat_in_s``, ``beat_phase_pred``, ``beat_confidence``
+            (:mod:`installation.features.beat_timing`); ``events`` holds a
             ``"beat"`` event per newly reported beat.
         """
         events: list[Event] = []
@@ -412,6 +421,7 @@ class CardiacExtractor:
             lv.spk += cfg.level_alpha * (peak_f - lv.spk)
         t_r = float(s.hist_ts[r - s.n0])
         reported = float(s.hist_ts[b - 1 - s.n0])
+        self._onset_offsets.append(float(s.hist_ts[c - s.n0]) - t_r)
         self._add_beat(t_r)
         self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
         s.last_r = r
@@ -434,8 +444,20 @@ class CardiacExtractor:
         since = t - last if math.isfinite(last) else math.inf
         values = self._tracker.values(t)
         values["resp_rate"] = self._edr.rate(t)
+        onset = self._pending_onset()
+        if onset is not None and t >= onset:
+            values["since_beat_s"] = t - onset  # a beat is on its way: known before located
         status, reason = self._status(chunk, t, since)
         return Features(self.stream, t, values, status, reason, tuple(events))
+
+    def _pending_onset(self) -> float | None:
+        """Estimated R-peak time of a beat whose threshold crossing has been seen but whose
+        R-peak is not located yet (``None``: no such beat)."""
+        s = self._s
+        if s.crossing < 0 or not s.n0 <= s.crossing < s.n0 + s.hist_ts.size:
+            return None
+        offset = statistics.median(self._onset_offsets) if self._onset_offsets else 0.0
+        return float(s.hist_ts[s.crossing - s.n0]) - offset
 
     def _status(self, chunk: Chunk, t: float, since: float) -> tuple[Status, str]:
         cfg, s = self.settings, self._s
