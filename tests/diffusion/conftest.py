@@ -38,7 +38,18 @@ path = "{pipe}"
 {moods}
 
 [[passes]]
+name = "garden"
+shader = "shaders/garden.frag"
+inputs = {{ u_state = "garden", u_image = "frame" }}
+size = [64, 36]
+format = "rgba32f"
+wrap = "repeat"
+uniforms = {{ u_pulse = "pulse", u_calm = "calm", u_energy = "energy" }}
+
+[[passes]]
+name = "light"
 shader = "shaders/pulse.frag"
+inputs = {{ u_garden = "garden" }}
 uniforms = {{ u_pulse = "pulse", u_calm = "calm", u_energy = "energy" }}
 
 [output]
