@@ -10,13 +10,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 ENDLESS = """#version 330
 uniform float u_time;
+uniform sampler2D u_garden;  // the default piece's light pass reads the garden
 in vec2 v_uv;
 out vec4 f_color;
 void main() {
     float x = v_uv.x;
-    // Never ends for u_time >= 0, and the compiler cannot know u_time.
-    for (int i = 0; i >= 0; i += (u_time < -1.0 ? 1 : 0)) { x = fract(x * 1.0001 + 0.1); }
-    f_color = vec4(x, x, x, 1.0);
+    // Never ends for u_time >= 0, and the compiler cannot know u_time. Nested: llvmpipe
+    // ends any one loop after 65,535 iterations, which a quiet machine runs in ~10 s.
+    for (int i = 0; i >= 0; i += (u_time < -1.0 ? 1 : 0)) {
+        for (int j = 0; j >= 0; j += (u_time < -1.0 ? 1 : 0)) {
+            x = fract(x * 1.0001 + 0.1);
+        }
+    }
+    f_color = vec4(x, x, x, 1.0) + 0.0 * texture(u_garden, v_uv);
 }
 """
 
@@ -42,18 +48,21 @@ def _check(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def test_check_stops_a_first_frame_that_never_ends_and_says_so(tmp_path: Path) -> None:
     show = _show(tmp_path, ENDLESS)
-    result = _check(show, "--time-limit", "20")
+    result = _check(show, "--time-limit", "5")
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert str(show) in lines[0] and "did not finish within 20 s" in lines[0]
+    assert str(show) in lines[0] and "did not finish within 5 s" in lines[0]
 
 
 def test_check_refuses_a_generator_too_big_for_the_machine(tmp_path: Path) -> None:
     show = _show(tmp_path)
     text = show.read_text().replace("hidden = 32\n", "hidden = 512\n")
-    text = text.replace("layers = 5\n", "layers = 16\n").replace("size = [256, 144]",
-                                                                "size = [4096, 4096]")
+    generator = text.index("[generator]")  # the generator's size, not a pass's
+    size = text.index("size = [", generator)
+    end = text.index("]", size) + 1
+    text = text[:size] + "size = [4096, 4096]" + text[end:]
+    text = text.replace("layers = 5\n", "layers = 16\n")
     show.write_text(text)
     result = _check(show)
     assert result.returncode == 2, (result.stdout, result.stderr)
