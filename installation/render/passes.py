@@ -86,6 +86,9 @@ _VEC2_UNIFORMS = ("u_resolution", "u_output_resolution")
 BUILTIN_UNIFORMS = frozenset({"u_frame", "u_prev_frame", "u_input", "u_feedback",
                               *_INT_UNIFORMS, *_FLOAT_UNIFORMS, *_VEC2_UNIFORMS})
 MAX_DT_S = 0.25  # a stalled frame must not make a simulation jump
+# Reading a timer query waits for its pass, which stalls a GPU's pipeline: the budget times one
+# frame in this many (the first frame included), so a slow pass is still caught within ~1 s.
+BUDGET_EVERY = 30
 
 _COMMENT_RE = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _UNIFORM_RE = re.compile(
@@ -735,7 +738,7 @@ class Renderer:
                 self._draw_particles(c, name, target, controls, t, mix, dt)
             elif i in self.turned_off:
                 self._pass_through(i, target)
-            elif i not in self._queries:
+            elif i not in self._queries or self._frames % BUDGET_EVERY:
                 self._draw_fragment(c, name, target, controls, t, mix, dt)
             else:
                 with self._queries[i]:
