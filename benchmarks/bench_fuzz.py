@@ -1,8 +1,14 @@
-"""The fuzzers at full size: damaged recordings into ``installation replay``, garbage OSC into
-the rehearsal's OSC input. Counts inputs, tracebacks, hangs and exit codes (issue 17's target:
-0 tracebacks and 0 hangs over >= 300 XDF and >= 100k OSC inputs).
+"""The fuzzers at full size: damaged recordings (XDF and CSV) and mutated shows into
+``installation replay``, garbage OSC into the rehearsal's OSC input. Counts inputs, tracebacks,
+hangs and exit codes (issue 17's target: 0 tracebacks and 0 hangs over >= 300 XDF, >= 100 show
+and >= 100k OSC inputs).
 
-    .venv/bin/python benchmarks/bench_fuzz.py [--xdf 300] [--osc 100000] [--seed 1]
+    .venv/bin/python benchmarks/bench_fuzz.py [--xdf 300] [--show 100] [--csv 100]
+                                              [--osc 100000] [--seed 1]
+
+Shows: seeded mutations of the default piece at a tiny size (``mutate_show``: extreme numbers,
+hostile strings, wrong types, repeated tables, unknown keys, huge generators, flipped or cut
+text), each replaying the bundled demo. CSV: seeded mutations of real ECG (``mutate_csv``).
 
 XDF: seeded mutations of the bundled real recording (``tests/fuzz_inputs.py``: byte flips,
 truncations, duplicated/deleted chunks, huge lengths, wrong tags, NaN/inf/huge values and time
@@ -37,22 +43,38 @@ from tests.fuzz_inputs import (  # noqa: E402
     check_replay_result,
     nan_stamp_mutants,
     osc_garbage,
+    write_csv_mutants,
     write_mutants,
+    write_show_mutants,
 )
 
 BATCH = 25
 
 
 def fuzz_xdf(count: int, seed: int) -> dict:
+    return _fuzz_replay(
+        lambda folder: write_mutants(folder, seed, count) + nan_stamp_mutants(folder), "xdf")
+
+
+def fuzz_shows(count: int, seed: int) -> dict:
+    return _fuzz_replay(lambda folder: write_show_mutants(folder, seed, count), "show",
+                        command="replay-show")
+
+
+def fuzz_csv(count: int, seed: int) -> dict:
+    return _fuzz_replay(lambda folder: write_csv_mutants(folder, seed, count), "csv")
+
+
+def _fuzz_replay(make, label: str, command: str = "replay") -> dict:
     began = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_mutants(Path(tmp), seed, count) + nan_stamp_mutants(Path(tmp))
+        paths = make(Path(tmp))
         for i in range(0, len(paths), BATCH):
             batch = paths[i:i + BATCH]
             try:
                 proc = subprocess.run(
-                    [sys.executable, str(REPO / "tests" / "fuzz_inputs.py"), "replay",
+                    [sys.executable, str(REPO / "tests" / "fuzz_inputs.py"), command,
                      *map(str, batch)], cwd=REPO, capture_output=True, text=True,
                     timeout=len(batch) * CASE_LIMIT_S + 120)
                 lines = proc.stdout.splitlines()
@@ -63,11 +85,11 @@ def fuzz_xdf(count: int, seed: int) -> dict:
                 results.append(got.get(str(path), {"path": str(path), "rc": None,
                                                    "traceback": "worker died", "hang": True,
                                                    "errors": [], "stderr_lines": 0}))
-            print(f"xdf {len(results)}/{len(paths)}", file=sys.stderr, flush=True)
+            print(f"{label} {len(results)}/{len(paths)}", file=sys.stderr, flush=True)
     problems = {Path(r["path"]).name: check_replay_result(r) for r in results
                 if check_replay_result(r)}
     kinds = collections.Counter(
-        stem.split("-", 3)[-1] if stem.startswith("mutant-") else stem
+        stem.split("-", 3)[-1] if stem.startswith(("mutant-", "show-", "csv-")) else stem
         for stem in (Path(r["path"]).stem for r in results))
     return {
         "inputs": len(results),
@@ -148,14 +170,21 @@ def fuzz_osc(count: int, seed: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xdf", type=int, default=300)
+    parser.add_argument("--show", type=int, default=100)
+    parser.add_argument("--csv", type=int, default=100)
     parser.add_argument("--osc", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    report = {"machine": f"{platform.machine()} {platform.python_version()}",
-              "osc": fuzz_osc(args.osc, args.seed), "xdf": fuzz_xdf(args.xdf, args.seed)}
+    report: dict = {"machine": f"{platform.machine()} {platform.python_version()}"}
+    # A count of 0 leaves that fuzzer out (e.g. --xdf 0 --osc 0 for the show and CSV ones).
+    for name, fuzz, count in (("osc", fuzz_osc, args.osc), ("xdf", fuzz_xdf, args.xdf),
+                              ("show", fuzz_shows, args.show), ("csv", fuzz_csv, args.csv)):
+        if count > 0:
+            report[name] = fuzz(count, args.seed)
     print(json.dumps(report, indent=2))
-    ok = all(report[k]["tracebacks"] == 0 and report[k]["hangs"] == 0 for k in ("osc", "xdf"))
-    return 0 if ok and not report["xdf"]["other_problems"] else 1
+    kinds = tuple(k for k in ("osc", "xdf", "show", "csv") if k in report)
+    ok = all(report[k]["tracebacks"] == 0 and report[k]["hangs"] == 0 for k in kinds)
+    return 0 if ok and not any(report[k].get("other_problems") for k in kinds) else 1
 
 
 if __name__ == "__main__":

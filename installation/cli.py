@@ -1,6 +1,7 @@
 """Command line of the installation engine: replay, rehearse, gallery, check, and tools.
 
-``installation replay | rehearse | gallery | check | check-flashes | train | record | streams``
+``installation replay | rehearse | gallery | sense | render | check | check-flashes | train |
+record | streams``
 (``installation COMMAND --help`` for each). User errors print one line (``installation: error:
 ...``) and exit with status 2, without a traceback; anything else is a bug and keeps its
 traceback. Heavy libraries (torch, moderngl, scipy, liblsl) are imported by the command that
@@ -125,6 +126,27 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--log-dir", type=Path, help="rotating logs here (default: stderr)")
     gallery.add_argument("--max-seconds", type=_positive, help="stop after this long")
 
+    sense = commands.add_parser(
+        "sense", help="sensing node of a multi-machine show: publish controls over LSL")
+    sense.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    sense.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
+    render = commands.add_parser(
+        "render", help="render node of a multi-machine show: one tile of the canvas")
+    render.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    render.add_argument("--tile", required=True, metavar="COL,ROW/COLS,ROWS",
+                        help="this node's tile, 0-based (e.g. 1,0/3,1: middle of three)")
+    render.add_argument("--overlap", type=int, default=0, metavar="PX",
+                        help="pixels shared with each neighbouring tile (edge blend)")
+    render.add_argument("--delay", type=_non_negative, default=0.1, metavar="S",
+                        help="show each sample this long after its time stamp (default 0.1)")
+    render.add_argument("--offscreen", action="store_true", help="no window (EGL): tests")
+    render.add_argument("--frames-log", type=Path, help="CSV of every frame (LSL stamps)")
+    render.add_argument("--dump-dir", type=Path, help="PNG of the tile every --dump-every")
+    render.add_argument("--dump-every", type=_count, default=30, metavar="N",
+                        help="sequence numbers between dumped tiles (default 30)")
+    render.add_argument("--max-seconds", type=_positive, help="stop after this long")
+
     rehearse = commands.add_parser(
         "rehearse", help="play a recording (or live streams) in a window, hot reload")
     rehearse.add_argument("show", type=Path, help="show file (show.toml)")
@@ -144,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a show: config and shaders")
     check.add_argument("show", type=Path, nargs="?", default=DEFAULT_SHOW)
+    check.add_argument("--time-limit", type=_positive, default=120.0, metavar="S",
+                       help="seconds the first real frame may take (120)")
 
     flashes = commands.add_parser(
         "check-flashes", help="list WCAG 2.3.1 flash violations in a video (exit 1 if any)")
@@ -164,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop at this many steps in all (gan, vae, nca)")
     train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
     train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
-    train.add_argument("--batch-size", type=_count, help="batch size (gan 8, vae 32, nca 8)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 16, vae 32, nca 8)")
     train.add_argument("--every", type=_count,
                        help="sample grid and checkpoint every N steps (gan; 500)")
     train.add_argument("--resume", action="store_true",
@@ -209,6 +233,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
     if options.size[0] % 2 or options.size[1] % 2:
         raise UserError(f"{show.path}: output.size: H.264 needs even sizes, got {options.size}")
+    from installation.resources import check_resources
+
+    check_resources(show, options.size if args.size else None)
     report = None if args.no_report else ReplayReport()
     summary = replay(args.recording, show, args.output, options, on_step=report)
     for warning in summary.warnings:
@@ -235,10 +262,39 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
 
     show = load_show(args.show)
     from installation.modes.gallery import GalleryOptions, run_gallery
+    from installation.resources import check_resources
+
+    check_resources(show)
 
     return run_gallery(show, GalleryOptions(
         screen=args.screen, fullscreen=False if args.windowed else None,
         status_file=args.status_file, log_dir=args.log_dir, max_seconds=args.max_seconds,
+    ))
+
+
+def _cmd_sense(args: argparse.Namespace) -> int:
+    from installation.show import load_show
+
+    show = load_show(args.show)
+    from installation.modes.sense import SenseOptions, run_sense
+
+    return run_sense(show, SenseOptions(max_seconds=args.max_seconds))
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from installation.distributed import parse_tile
+    from installation.show import load_show
+
+    try:
+        tile = parse_tile(args.tile, overlap=max(args.overlap, 0))
+    except ValueError as error:
+        raise UserError(f"--tile: {error}") from None
+    show = load_show(args.show)
+    from installation.modes.render_node import RenderOptions, run_render
+
+    return run_render(show, RenderOptions(
+        tile=tile, offscreen=args.offscreen, delay_s=args.delay, frames_log=args.frames_log,
+        dump_dir=args.dump_dir, dump_every=args.dump_every, max_seconds=args.max_seconds,
     ))
 
 
@@ -247,6 +303,9 @@ def _cmd_rehearse(args: argparse.Namespace) -> int:
 
     show = load_show(args.show)
     from installation.modes.rehearse import RehearsalOptions, rehearse
+    from installation.resources import check_resources
+
+    check_resources(show)
     from installation.osc import OscSettings
 
     osc = None
@@ -265,17 +324,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from installation.show import load_show
 
     show = load_show(args.show)  # first: a bad path or key answers before torch loads
+    from installation.first_frame import render_first_frame
     from installation.pipeline import Pipeline
     from installation.render.gl_context import create_offscreen_context
+    from installation.resources import check_resources
 
+    needs = check_resources(show)
     ctx = create_offscreen_context()
     try:
         # Building the pipeline compiles every pass and checks its uniforms.
         Pipeline(show, ctx, size=(64, 36), fps=show.output.fps, device="cpu").release()
     finally:
         ctx.release()
+    first = render_first_frame(show.path, args.time_limit)
     print(f"{show.path}: ok ({len(show.streams)} streams, {len(show.mappings)} mappings, "
-          f"{len(show.passes)} passes)")
+          f"{len(show.passes)} passes; needs about {needs.total_bytes / 2**20:.0f} MB: "
+          f"{needs.describe()}; first frame at {first.size[0]}x{first.size[1]}: "
+          f"{first.frame_s * 1000:.0f} ms after {first.build_s:.1f} s to build)")
     return 0
 
 
@@ -312,6 +377,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     if args.output.suffix.lower() != ".xdf":
         raise UserError(f"{args.output}: -o must name an .xdf file")
+    for option, values in (("--type", args.types), ("--name", [args.name]),
+                           ("--source-id", args.source_ids), ("--hostname", [args.hostname])):
+        for value in values:
+            if "'" in value and '"' in value:  # an LSL (XPath 1.0) query cannot quote it
+                raise UserError(f"record {option} {value!r}: holds both quote characters, "
+                                "which no LSL query can match")
     targets = [
         RecordingTarget(t, args.name, tuple(args.source_ids), args.hostname) for t in args.types
     ]
@@ -347,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "replay": _cmd_replay, "check": _cmd_check, "check-flashes": _cmd_check_flashes,
         "train": _cmd_train, "gallery": _cmd_gallery, "rehearse": _cmd_rehearse,
-        "record": _cmd_record, "streams": _cmd_streams,
+        "record": _cmd_record, "streams": _cmd_streams, "sense": _cmd_sense,
+        "render": _cmd_render,
     }
     try:
         return handlers[args.command](args)

@@ -31,3 +31,7 @@ class ShaderError(UserError):
 
 class ModelError(UserError):
     """A generator model or checkpoint cannot be built or loaded."""
+
+
+class StreamDataError(UserError):
+    """Samples of a stream that a stage could not process; the message names the stream."""

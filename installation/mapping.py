@@ -5,6 +5,9 @@ it to the output range and smooths it in time. When the feature is not trustwort
 stream is lost, stale or invalid) the control fades to the mapping's idle value instead, so
 a dropped sensor eases the piece into its idle state rather than freezing or jumping. A
 stale feature (no fresh data yet, last value still meaningful) holds the control where it is.
+
+The feature ``STREAM.pulse_at`` of a heart stream is not computed by its extractor but here:
+a pulse placed ``at_s`` after each R-peak, on the screen (:mod:`installation.pulse_at`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 from installation.idle import IdleBehaviour
 from installation.messages import Controls, Features, Status
+from installation.pulse_at import PULSE_AT, BeatPulse
 from installation.show import IdleSpec, MappingSpec
 
 _CURVES = {
@@ -45,6 +49,7 @@ class _MappingState:
     t: float | None = None
     # delay_s: (t, value) history; entry 0 is the newest one at least delay_s old.
     history: deque[tuple[float, float]] = field(default_factory=deque)
+    pulse: BeatPulse | None = None  # the feature pulse_at: a pulse at_s after each beat
 
 
 @dataclass
@@ -57,15 +62,29 @@ class Mapper:
         The show's mappings, applied in order (later mappings of the same control win).
     idle
         The show's ``[idle]`` behaviour, applied after the mappings (``None``: none).
+    latency_s
+        From a frame's engine time to its presentation (s), which ``at_s`` mappings
+        subtract: 0 in a replay (frame time is presentation time), measured live.
     """
 
     specs: Sequence[MappingSpec]
     idle: IdleSpec | None = None
+    latency_s: float = 0.0
     _state: list[_MappingState] = field(init=False)
 
     def __post_init__(self) -> None:
         self.specs = tuple(self.specs)
-        self._state = [_MappingState(value=spec.idle) for spec in self.specs]
+        self._state = [
+            _MappingState(value=spec.idle, pulse=BeatPulse(spec.at_s, self.latency_s)
+                          if spec.feature_name == PULSE_AT else None)
+            for spec in self.specs
+        ]
+        self._idle = None if self.idle is None else IdleBehaviour(self.idle)
+
+    def pulses(self) -> dict[str, BeatPulse]:
+        """The ``pulse_at`` schedulers by control name (for benchmarks and the HUD)."""
+        return {spec.control: st.pulse for spec, st in zip(self.specs, self._state, strict=True)
+                if st.pulse is not None}
         self._idle = None if self.idle is None else IdleBehaviour(self.idle)
 
     @property
@@ -78,8 +97,12 @@ class Mapper:
         values: dict[str, float] = {}
         for spec, state in zip(self.specs, self._state, strict=True):
             source = features.get(spec.stream)
-            raw = None if source is None else source.values.get(spec.feature_name)
             status = Status.LOST if source is None else source.status
+            if state.pulse is not None:
+                ok = source is not None and status is Status.OK
+                raw = state.pulse(source.values, t) if ok else None
+            else:
+                raw = None if source is None else source.values.get(spec.feature_name)
             if status is Status.OK and raw is not None and np.isfinite(raw):
                 target, tau = shape(spec, float(raw)), spec.smoothing_s
             elif status is Status.STALE:

@@ -44,6 +44,9 @@ class StreamInfo:
     # Per-channel units from the header (desc/channels/channel/unit), () when not declared;
     # the extractors judge which amplitudes are physically possible by them.
     channel_units: tuple[str, ...] = ()
+    # The sender's whole <desc> element (XML), kept so a per-visit recording carries it as
+    # `installation record` does; not part of a stream's identity (equality, hashing).
+    desc_xml: str = field(default="", compare=False, repr=False)
 
     @property
     def is_numeric(self) -> bool:
@@ -79,9 +82,13 @@ class Chunk:
 
     def __post_init__(self) -> None:
         if self.timestamps.ndim != 1 or self.data.ndim != 2:
-            raise ValueError("Chunk needs timestamps of shape (n,) and data of shape (n, ch)")
+            raise ValueError(f"chunk of stream {self.info.name!r} ({self.info.type}): needs time"
+                             f" stamps of shape (n,) and data of shape (n, ch), got"
+                             f" {np.shape(self.timestamps)} and {np.shape(self.data)}")
         if self.data.shape[0] != self.timestamps.shape[0]:
-            raise ValueError("Chunk timestamps and data disagree on the sample count")
+            raise ValueError(f"chunk of stream {self.info.name!r} ({self.info.type}): time stamps"
+                             f" and data disagree on the sample count ({self.timestamps.shape[0]}"
+                             f" and {self.data.shape[0]})")
 
     @property
     def n(self) -> int:

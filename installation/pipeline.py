@@ -14,19 +14,22 @@ from dataclasses import dataclass, field
 
 import moderngl
 
-from installation.features.heart_sources import HeartCrossCheck, heart_fallbacks, heart_keys
-from installation.features.registry import FeatureExtractor, make_feature_extractor
-from installation.features.state import StateSettings, VisitorState
 from installation.generation import GenerationPolicy, LockStepGeneration
 from installation.generator.factory import make_generator
-from installation.mapping import Mapper
-from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage, Status
-from installation.presence import VISITOR, Presence, worn
-from installation.render.passes import PassSpec, Renderer
+from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage
+from installation.render.passes import Renderer
 from installation.safety.limiter import FlashLimiter
-from installation.show import STATE_STREAM, Show, StreamSpec, VisitorSpec
+from installation.sensing import (
+    FEATURE_HISTORY_S,
+    Sensing,
+    SensingState,
+    make_extractor,
+    make_visitor_state,
+)
+from installation.show import Show, pass_specs
 
-FEATURE_HISTORY_S = 5.0  # what the slowest extractor windows need to be full again
+__all__ = ["FEATURE_HISTORY_S", "Pipeline", "SensingState", "Step", "make_extractor",
+           "make_visitor_state"]
 
 
 @dataclass(frozen=True)
@@ -41,37 +44,7 @@ class Step:
     chunks: Mapping[str, Chunk] = field(default_factory=dict)  # what the streams delivered
 
 
-@dataclass(frozen=True)
-class SensingState:
-    """What a pipeline has learnt about the streams and the visitor, handed to the next
-    pipeline on a show reload (:meth:`Pipeline.adopt_sensing`)."""
-
-    streams: Mapping[str, StreamSpec]
-    visitor: VisitorSpec
-    extractors: Mapping[str, FeatureExtractor]
-    features: Mapping[str, Features]
-    chunk_status: Mapping[str, Status]
-    presence: Presence
-    visitor_state: VisitorState
-
-
-def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
-    """The feature extractor for a show stream, chosen by its type."""
-    return make_feature_extractor(spec.type, key, spec.channel)
-
-
-def make_visitor_state(show: Show) -> VisitorState:
-    """The show's ``[visitor]`` calibration and composites, fed by its streams."""
-    v = show.visitor
-    types = {key: spec.type for key, spec in show.streams.items()}
-    return VisitorState(StateSettings(
-        baseline_s=v.baseline_s, adapt_tau_s=v.adapt_tau_s, smooth_tau_s=v.smooth_tau_s,
-        gain=v.gain, sources=show.state_sources(),
-        fallbacks=heart_fallbacks(types, show.state_sources()),
-    ))
-
-
-class Pipeline:
+class Pipeline(Sensing):
     """Extract -> map -> generate -> render, one frame per :meth:`step`.
 
     Parameters
@@ -90,115 +63,36 @@ class Pipeline:
         (:class:`~installation.generation.LockStepGeneration`, replay and rehearsal, for
         determinism) or in a worker thread that the display never waits for
         (:class:`~installation.generation.LiveGeneration`, the gallery).
+    latency_s
+        From a frame's engine time to its presentation, for ``at_s`` mappings.
+    pass_budget
+        Apply ``[output] pass_budget_s`` (gallery, rehearsal). Replay turns it off: the
+        budget is wall time, and a replay must not depend on how loaded the machine is.
     """
 
     def __init__(
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
         device: str | None = None, generation: GenerationPolicy = LockStepGeneration,
+        latency_s: float = 0.0, pass_budget: bool = True,
     ) -> None:
-        self.show = show
+        super().__init__(show, latency_s=latency_s)
         self.fps = fps
-        self.extractors = {key: make_extractor(key, spec) for key, spec in show.streams.items()}
-        self.mapper = Mapper(show.mappings, idle=show.idle)
-        required = tuple(key for key, spec in show.streams.items() if spec.required)
-        self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
-        self.visitor_state = make_visitor_state(show)
-        # Two heart sensors that disagree: the worse one is marked (features/heart_sources.py).
-        self.cross_check = HeartCrossCheck(heart_keys({k: s.type for k, s in show.streams.items()}))
-        self._chunk_status: dict[str, Status] = {}
-        self._stale_since: dict[str, float] = {}
         self.generator = make_generator(show, device=device, buffers=generation.buffers)
         self.generation = generation(self.generator, show.generator.rate)
-        passes = [PassSpec(shader=p.shader, uniforms=dict(p.uniforms)) for p in show.passes]
-        self.renderer = Renderer(ctx, passes, size=size, gen_size=show.generator.size)
+        self.renderer = Renderer(ctx, pass_specs(show), size=size, gen_size=show.generator.size,
+                                 pass_budget_s=show.output.pass_budget_s if pass_budget
+                                 else None)
         # Safety is the last stage: [safety] flash_limit = false is for analysis only.
         self.limiter = FlashLimiter() if show.safety.flash_limit else None
         self._gen_period = 1.0 / show.generator.rate
-        self._features: dict[str, Features] = {}
-
-    def extract(self, chunks: Mapping[str, Chunk], t: float) -> dict[str, Features]:
-        """Feed each stream's chunk to its extractor, then update presence and the state.
-
-        Returns
-        -------
-        dict
-            The latest features of every stream that has delivered, plus ``"state"``: the
-            visitor's state while one is present, ``lost`` ("nobody here") otherwise.
-        """
-        for key, chunk in chunks.items():
-            self._features[key] = self.extractors[key](chunk)
-            self._chunk_status[key] = chunk.status
-        features = dict(self._features)
-        on = {}
-        for key, f in features.items():
-            if f.status is Status.STALE:
-                self._stale_since.setdefault(key, t)
-            else:
-                self._stale_since.pop(key, None)
-            stale_for = t - self._stale_since.get(key, t)
-            on[key] = worn(self._chunk_status.get(key), f.status, stale_for)
-        if self.presence.update(on, t):
-            if self.presence.mode == VISITOR:
-                self.visitor_state.reset()  # a new visitor: learn their baseline afresh
-            else:  # they left: nothing of theirs may shape the next visitor's features
-                self.extractors = {key: make_extractor(key, spec)
-                                   for key, spec in self.show.streams.items()}
-                self._features.clear()
-                self._stale_since.clear()
-        features = self.cross_check(features)
-        if self.presence.mode == VISITOR:
-            features[STATE_STREAM] = self.visitor_state(features, t)
-        else:
-            features[STATE_STREAM] = Features(STATE_STREAM, t, {}, Status.LOST, "nobody here")
-        return features
-
-    @property
-    def history_s(self) -> float:
-        """Seconds of input the features and the visitor's baseline need behind a frame to
-        be where a straight run would have them (what a rehearsal seek re-learns)."""
-        v = self.show.visitor
-        return FEATURE_HISTORY_S + v.baseline_s + v.arrive_s
-
-    def sensing(self) -> SensingState:
-        """What this pipeline has learnt of the streams and the visitor (for a reload)."""
-        return SensingState(
-            streams=dict(self.show.streams), visitor=self.show.visitor,
-            extractors=dict(self.extractors), features=dict(self._features),
-            chunk_status=dict(self._chunk_status), presence=self.presence,
-            visitor_state=self.visitor_state,
-        )
-
-    def adopt_sensing(self, other: Pipeline | SensingState) -> None:
-        """Carry the sensing state over from ``other`` (a show reload in rehearsal): the
-        extractors of unchanged streams and, if the streams and ``[visitor]`` are unchanged,
-        the visitor's presence and calibrated baseline, so saving show.toml does not make the
-        visitor arrive and calibrate again."""
-        state = other.sensing() if isinstance(other, Pipeline) else other
-        same = {key for key in self.extractors
-                if self.show.streams.get(key) == state.streams.get(key)}
-        for key in same:
-            self.extractors[key] = state.extractors[key]
-            if key in state.features:
-                self._features[key] = state.features[key]
-                self._chunk_status[key] = state.chunk_status[key]
-        if (same == set(self.extractors) == set(state.extractors)
-                and self.show.visitor == state.visitor):
-            self.presence, self.visitor_state = state.presence, state.visitor_state
 
     def reset_sensing(self) -> None:
-        """Start sensing afresh (a rehearsal seek): new extractors, nobody present yet, and
-        the generator's own state (a dream's previous image, a grown colony) forgotten.
+        """Start sensing afresh (a rehearsal seek), and forget the generator's own state (a
+        dream's previous image, a grown colony) too.
 
         Only called from the loop thread with lock-step generation (rehearsal), where no
         worker can be generating at the same time."""
-        self.extractors = {key: make_extractor(key, spec)
-                           for key, spec in self.show.streams.items()}
-        self._features.clear()
-        self._chunk_status.clear()
-        self._stale_since.clear()
-        self.presence = Presence(self.presence.required, self.presence.arrive_s,
-                                 self.presence.leave_s)
-        self.visitor_state.reset()
+        super().reset_sensing()
         self.generator.reset()
 
     def step(
@@ -213,6 +107,14 @@ class Pipeline:
         controls = self.mapper(features, t)
         if adjust is not None:
             controls = adjust(controls)
+        return self.present(controls, t, index, features, chunks)
+
+    def present(self, controls: Controls, t: float, index: int,
+                features: Mapping[str, Features] | None = None,
+                chunks: Mapping[str, Chunk] | None = None) -> Step:
+        """Generate (on the policy's schedule) and render frame ``index`` from ``controls``
+        at engine time ``t``: the second half of :meth:`step`, and all a render node does
+        with the controls it receives from a sensing node."""
         generated = self.generation(controls, t)
         if generated is not None:
             self.renderer.upload(generated)
@@ -221,8 +123,8 @@ class Pipeline:
         frame = self.renderer.render(t=t, frame_mix=mix, controls=controls.values, index=index)
         if self.limiter is not None:
             frame = self.limiter(frame)
-        return Step(frame=frame, controls=controls, features=features, generated=generated,
-                    mode=self.presence.mode, chunks=chunks)
+        return Step(frame=frame, controls=controls, features=features or {}, generated=generated,
+                    mode=self.presence.mode, chunks=chunks or {})
 
     @property
     def generator_restarts(self) -> int:

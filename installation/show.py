@@ -8,16 +8,25 @@ metadata of its field; ``docs/show-reference.md`` is generated from these classe
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
 from installation.errors import ShowError
-from installation.features.catalog import STREAM_TYPES, feature_names
+from installation.features.catalog import MAPPED, STREAM_TYPES, feature_names
 from installation.features.state import COMPOSITE_WEIGHTS, STATE_FEATURES, STATE_STREAM
 from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
+from installation.render.graph import GraphError, PassSpec, plan_passes
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
+# Control and feature values live far inside this; a larger number in a show is a typo that
+# would overflow a plot or a shader's float (issue 17: idle = 1e308).
+VALUE_LIMIT = 1e6
+SEED_LIMIT = 2**32 - 1  # numpy's legacy seeding and most tools take 32-bit seeds
+# How many of each table a show may hold: far beyond a real piece, short of a frame that takes
+# minutes (200 passes or 2,000 mappings hung a replay past 60 s).
+MAX_COUNTS = {"streams": 16, "mappings": 256, "passes": 32, "moods": 64,
+              "generator.stages": 8}
 Curve = Literal["linear", "smoothstep", "ease_in", "ease_out"]
 
 
@@ -39,13 +48,22 @@ class StreamSpec:
     hostname: str = field(default="", metadata=bounds(doc="Only a stream from this host."))
     channel: int = field(
         default=0,
-        metadata=bounds(ge=0, doc="Channel used by single-channel extractors (all but EEG)."),
+        metadata=bounds(ge=0, le=1023,
+                        doc="Channel used by single-channel extractors (all but EEG)."),
     )
     required: bool = field(
         default=True, metadata=bounds(doc="Replay refuses a recording without this stream.")
     )
 
     def __post_init__(self) -> None:
+        for key in ("type", "name", "source_id", "hostname"):
+            value = getattr(self, key)
+            # LSL selects streams by an XPath 1.0 query, which cannot quote a text with both.
+            if "'" in value and '"' in value:
+                raise ValueError(f"{key} {value!r} holds both quote characters (' and \"),"
+                                 " which no LSL query can match")
+            if any(ord(c) < 32 for c in value):
+                raise ValueError(f"{key} {value!r} holds a control character")
         if self.type.upper() not in STREAM_TYPES:
             raise ValueError(
                 f"type {self.type!r} has no feature extractor (known: {', '.join(STREAM_TYPES)})"
@@ -59,10 +77,12 @@ class MappingSpec:
     control: str = field(metadata=bounds(doc="Control name, used by passes and the generator."))
     feature: str = field(metadata=bounds(doc="STREAM_KEY.feature, e.g. ecg.heart_rate."))
     in_range: tuple[float, float] = field(
-        default=(0.0, 1.0), metadata=bounds(doc="Feature values mapped to the ends of out_range.")
+        default=(0.0, 1.0), metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                            doc="Feature values mapped to the ends of out_range.")
     )
     out_range: tuple[float, float] = field(
-        default=(0.0, 1.0), metadata=bounds(doc="Control values at the ends of in_range.")
+        default=(0.0, 1.0), metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                            doc="Control values at the ends of in_range.")
     )
     curve: Curve = field(default="linear", metadata=bounds(doc="Shape of the mapping."))
     invert: bool = field(default=False, metadata=bounds(doc="Swap the ends of out_range."))
@@ -70,7 +90,8 @@ class MappingSpec:
         default=0.0, metadata=bounds(ge=0.0, le=60.0, doc="Exponential smoothing time constant.")
     )
     idle: float = field(
-        default=0.0, metadata=bounds(doc="Control value when the feature is not available.")
+        default=0.0, metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                     doc="Control value when the feature is not available.")
     )
     idle_fade_s: float = field(
         default=2.0, metadata=bounds(ge=0.0, le=60.0, doc="Time constant of the fade to idle.")
@@ -79,6 +100,13 @@ class MappingSpec:
         default=0.0,
         metadata=bounds(ge=0.0, le=30.0, doc="Delay of the control behind the body (causal:"
                         " the value from delay_s ago; the idle value until then)."),
+    )
+    at_s: float = field(
+        default=0.23,
+        metadata=bounds(ge=0.0, le=0.4, doc="Feature STREAM.pulse_at only: when after each"
+                        " R-peak its pulse reaches the screen (0.23 s: where people feel"
+                        " their heartbeat). Forecast below the engine's latency, a delay line"
+                        " on the detected beat above it; see docs/latency.md."),
     )
 
     def __post_init__(self) -> None:
@@ -198,7 +226,8 @@ class StageSpec:
     value_range: Literal["0..1", "-1..1"] = field(
         default="0..1", metadata=bounds(doc="model: value range the model takes and returns.")
     )
-    seed: int = field(default=0, metadata=bounds(ge=0, doc="dream: seed of the jitter."))
+    seed: int = field(default=0, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                 doc="dream: seed of the jitter."))
 
     def __post_init__(self) -> None:
         if self.kind == "model" and self.path is None:
@@ -292,12 +321,13 @@ class GeneratorSpec:
         default=DEFAULT_ACTIVATIONS,
         metadata=bounds(doc="CPPN activations cycled over the layers, e.g. [\"sin\", \"gauss\"]."),
     )
-    seed: int = field(default=7, metadata=bounds(ge=0, doc="Seed of weights and walk."))
+    seed: int = field(default=7, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                 doc="Seed of weights and walk."))
     size: tuple[int, int] = field(
         default=(256, 144), metadata=bounds(ge=8, le=4096, doc="Generated image width, height.")
     )
     rate: float = field(
-        default=15.0, metadata=bounds(gt=0.0, le=240.0, doc="Generated images per second.")
+        default=15.0, metadata=bounds(ge=0.1, le=240.0, doc="Generated images per second.")
     )
     latent_dim: int = field(default=8, metadata=bounds(ge=1, le=512, doc="Latent size."))
     hidden: int = field(default=32, metadata=bounds(ge=4, le=512, doc="CPPN hidden width."))
@@ -361,9 +391,11 @@ class MoodSpec:
 
     name: str = field(metadata=bounds(doc="Name of the mood."))
     position: tuple[float, ...] = field(
-        metadata=bounds(doc="[calm, arousal] or [calm, arousal, valence], each 0..1.")
+        metadata=bounds(ge=0.0, le=1.0, doc="[calm, arousal] or [calm, arousal, valence], each"
+                        " 0..1.")
     )
-    seed: int | None = field(default=None, metadata=bounds(ge=0, doc="Anchor from a seed."))
+    seed: int | None = field(default=None, metadata=bounds(ge=0, le=SEED_LIMIT,
+                                                           doc="Anchor from a seed."))
     latent: Path | None = field(
         default=None, metadata=bounds(doc="Anchor from a saved latent vector (.npy).")
     )
@@ -464,12 +496,80 @@ class DiffusionSpec:
 
 @dataclass(frozen=True)
 class PassSpecToml:
-    """``[[passes]]``: one shader pass, in order."""
+    """``[[passes]]``: one shader pass. A plain list of passes is a chain (each reads the one
+    above as ``u_input``); ``name`` and ``inputs`` make a graph (docs/passes.md)."""
 
-    shader: Path = field(metadata=bounds(doc="GLSL fragment shader, relative to show.toml."))
+    shader: Path | None = field(
+        default=None, metadata=bounds(doc="GLSL fragment shader, relative to show.toml (particle"
+                                      " passes: colours each point; optional)."),
+    )
     uniforms: dict[str, str] = field(
         default_factory=dict, metadata=bounds(doc="Float uniform name -> control name.")
     )
+    name: str = field(
+        default="", metadata=bounds(doc="Name of the target this pass writes (default pass<i>);"
+                                    " other passes read it by this name.")
+    )
+    inputs: dict[str, str] | None = field(
+        default=None,
+        metadata=bounds(doc="sampler2D uniform -> source: a pass name (this frame), NAME.prev"
+                        " (its previous frame), its own name (its previous state), frame or"
+                        " prev_frame (generated images). Absent: a chain pass."),
+    )
+    size: tuple[int, int] | None = field(
+        default=None, metadata=bounds(ge=1, le=8192, doc="Target width, height in pixels"
+                                      " (default: the output size times scale).")
+    )
+    scale: float = field(
+        default=1.0, metadata=bounds(gt=0.0, le=4.0, doc="Target size as a factor of the"
+                                     " output size.")
+    )
+    steps: int = field(
+        default=1, metadata=bounds(ge=1, le=256, doc="Draws per frame, each reading the previous"
+                                   " (simulations); particles: compute steps per frame.")
+    )
+    format: Literal["rgba8", "rgba16f", "rgba32f"] = field(
+        default="rgba16f", metadata=bounds(doc="Texel format of the target.")
+    )
+    filter: Literal["linear", "nearest"] = field(
+        default="linear", metadata=bounds(doc="How readers sample the target.")
+    )
+    wrap: Literal["clamp", "repeat"] = field(
+        default="clamp", metadata=bounds(doc="Reads outside 0..1: clamp to the edge, or repeat"
+                                         " (a torus, for simulations).")
+    )
+    mipmaps: bool = field(
+        default=False, metadata=bounds(doc="Build mipmaps after each frame (textureLod blurs).")
+    )
+    integrals: dict[str, str] = field(
+        default_factory=dict, metadata=bounds(doc="Float uniform name -> control name: the"
+                                              " control's running integral over time (a"
+                                              " phase from a rate).")
+    )
+    kind: Literal["fragment", "particles"] = field(
+        default="fragment", metadata=bounds(doc="A fullscreen fragment shader, or particles.")
+    )
+    compute: Path | None = field(
+        default=None, metadata=bounds(doc="Particles: GL 4.3 compute shader moving them.")
+    )
+    count: int = field(
+        default=0, metadata=bounds(ge=0, le=1 << 24, doc="Particles: how many.")
+    )
+    seed: int = field(default=0, metadata=bounds(ge=0, doc="Particles: seed of their start."))
+    blend: Literal["add", "alpha"] = field(
+        default="add", metadata=bounds(doc="Particles: additive (light) or alpha blending.")
+    )
+    fade: float = field(
+        default=0.0, metadata=bounds(ge=0.0, lt=1.0, doc="Particles: share of the last frame"
+                                     " kept under the new points (trails; 0: none).")
+    )
+    point_size: float = field(
+        default=1.0, metadata=bounds(gt=0.0, le=64.0, doc="Particles: point size in pixels.")
+    )
+
+    def to_spec(self) -> PassSpec:
+        """The renderer's :class:`~installation.render.graph.PassSpec` for this entry."""
+        return PassSpec(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -477,16 +577,29 @@ class OutputSpec:
     """``[output]``: what the piece is rendered at."""
 
     size: tuple[int, int] = field(
-        default=(640, 360), metadata=bounds(ge=16, le=8192, doc="Output width, height.")
+        default=(640, 360), metadata=bounds(ge=16, le=4096, doc="Output width, height.")
     )
-    fps: float = field(default=30.0, metadata=bounds(gt=0.0, le=240.0, doc="Frames per second."))
+    fps: float = field(default=30.0, metadata=bounds(ge=1.0, le=240.0, doc="Frames per second."))
+    pass_budget_s: float = field(
+        default=2.0, metadata=bounds(ge=0.01, le=60.0, doc="A shader pass taking longer than"
+                                     " this for one frame is turned off for the rest of the run"
+                                     " (one logged line), as a pass that fails to compile is."
+                                     " Gallery and rehearsal only: replay renders every pass, so"
+                                     " that it stays byte-identical on a loaded machine.")
+    )
     screen: int = field(
-        default=0, metadata=bounds(ge=0, doc="Gallery and rehearsal window: screen index (0:"
+        default=0, metadata=bounds(ge=0, le=64, doc="Gallery and rehearsal window: screen index (0:"
                                    " primary; --screen overrides).")
     )
     fullscreen: bool = field(
         default=True, metadata=bounds(doc="Gallery: cover the screen, letterboxed (--windowed"
                                       " overrides; rehearsal is windowed unless --fullscreen).")
+    )
+    latency_s: float = field(
+        default=0.045, metadata=bounds(ge=0.0, le=1.0, doc="Gallery: measured time from a"
+                                       " frame's engine time to its buffer swap (render +"
+                                       " present; benchmarks/bench_photon.py), subtracted by"
+                                       " at_s mappings. Replay and rehearsal use 0.")
     )
     vsync: bool = field(
         default=True, metadata=bounds(doc="Gallery and rehearsal window: present in step with"
@@ -512,7 +625,8 @@ class IdleSpec:
                                      " within about 1.5 s).")
     )
     controls: dict[str, float] = field(
-        default_factory=dict, metadata=bounds(doc="Control name -> value held while idle"
+        default_factory=dict, metadata=bounds(ge=-VALUE_LIMIT, le=VALUE_LIMIT,
+                                              doc="Control name -> value held while idle"
                                               " (overrides the mappings).")
     )
     breath_control: str = field(
@@ -752,7 +866,7 @@ def _check_references(show: Show, text: str) -> None:
                             f"{declared}){hint}")
         kind = show.streams[stream].type.upper()
         names = feature_names(kind)
-        if not names.has(name):
+        if not names.has(name) and name not in MAPPED.get(kind, ()):
             close_name = names.closest(name)
             hint = (f"did you mean {stream}.{close_name}?" if close_name
                     else f"known: {names.describe()}")
@@ -760,6 +874,13 @@ def _check_references(show: Show, text: str) -> None:
 
     if not show.passes:
         raise fail(("passes",), "a show needs at least one [[passes]] entry")
+    counts = {"streams": len(show.streams), "mappings": len(show.mappings),
+              "passes": len(show.passes), "moods": len(show.moods),
+              "generator.stages": len(show.generator.stages)}
+    for name, count in counts.items():
+        if count > MAX_COUNTS[name]:
+            raise fail(tuple(name.split(".")), f"{count} entries, at most {MAX_COUNTS[name]}"
+                       " are allowed")
     if STATE_STREAM in show.streams:
         raise fail(("streams", STATE_STREAM), f"{STATE_STREAM!r} is reserved for the visitor's"
                    " state (state.calm...); give the stream another key")
@@ -771,15 +892,30 @@ def _check_references(show: Show, text: str) -> None:
     if show.idle.breath_control:
         produced.add(show.idle.breath_control)
     for i, spec in enumerate(show.passes):
-        if not spec.shader.is_file():
-            raise fail(("passes", str(i), "shader"), f"shader file not found: {spec.shader}")
-        for uniform, control in spec.uniforms.items():
-            if control not in produced:
-                close = difflib.get_close_matches(control, sorted(produced), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise fail(("passes", str(i), "uniforms", uniform),
-                           f"control {control!r} is produced by nothing (no [[mappings]]"
-                           f" control, [idle] controls entry or breath_control){hint}")
+        for key in ("shader", "compute"):
+            path = getattr(spec, key)
+            if path is None:
+                continue
+            try:
+                found = path.is_file()
+            except OSError as error:  # e.g. a name longer than the file system allows
+                raise fail(("passes", str(i), key),
+                           f"not a usable file name ({error.strerror or error})") from None
+            if not found:
+                raise fail(("passes", str(i), key), f"shader file not found: {path}")
+        for table in ("uniforms", "integrals"):
+            for uniform, control in getattr(spec, table).items():
+                if control not in produced:
+                    close = difflib.get_close_matches(control, sorted(produced), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise fail(("passes", str(i), table, uniform),
+                               f"control {control!r} is produced by nothing (no [[mappings]]"
+                               f" control, [idle] controls entry or breath_control){hint}")
+    # The pass graph: names, inputs, sizes, particle keys, cycles.
+    try:
+        plan_passes([spec.to_spec() for spec in show.passes])
+    except GraphError as error:
+        raise fail(("passes", str(error.index), *error.key.split(".")), error.message) from None
     # -- diffusion (issue 12): the model of [diffusion], for the source and its stages --
     uses_diffusion = paints_with_diffusion(show)
     if uses_diffusion and show.diffusion.path is None:
@@ -811,3 +947,8 @@ def prompt_names(show: Show) -> tuple[str, ...]:
                                              for s in spec.stages):
         return ()
     return tuple(m.name for m in show.moods) or (PROMPT_NAME,)
+
+
+def pass_specs(show: Show) -> list[PassSpec]:
+    """The show's passes as the renderer takes them."""
+    return [spec.to_spec() for spec in show.passes]

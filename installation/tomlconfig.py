@@ -14,6 +14,7 @@ and ``X | None``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -238,12 +239,19 @@ def _convert_dataclass(cls: Any, value: Any, path: tuple[str, ...], ctx: _Contex
 def _check_bounds(
     meta: Mapping[str, Any], value: Any, path: tuple[str, ...], ctx: _Context
 ) -> None:
-    if not meta:
-        return
-    items = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple):
+        items = value
+    elif isinstance(value, Mapping):
+        items = tuple(value.values())
+    else:
+        items = (value,)
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int | float):
             continue
+        # TOML has inf and nan: no setting of a show means either, and they would reach
+        # shaders, timers and allocations unchecked.
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ctx.error(path, f"must be a finite number, got {item}")
         for key, test, words in (
             ("ge", lambda v, b: v >= b, ">="),
             ("gt", lambda v, b: v > b, ">"),

@@ -5,6 +5,10 @@
   bad clock offsets, and damaged stream headers. Each mutant goes through the real
   ``installation replay`` command (in a worker process, several mutants per process, each
   under a time limit) and must end in a result (exit 0) or one error line with exit 2.
+* show.toml mutations of the default piece (extreme numbers, hostile strings, wrong types,
+  repeated tables, unknown keys, huge generators, flipped or cut text), each replaying the demo
+  through the real command, and CSV mutations of real ECG (bad cells and times, cut rows,
+  header-only files, damaged meta lines, encodings, garbage), each replayed like the XDFs.
 * OSC garbage: random datagrams, wrong types, NaN/inf, +-1e300, unknown and malformed
   addresses, in any mix.
 
@@ -231,8 +235,8 @@ def _on_alarm(_signum: int, _frame: object) -> None:
 def fuzz_show(folder: Path) -> Path:
     """The default piece at a tiny size: the fuzzers test the input path, not the generator."""
     text = (REPO / "show.toml").read_text()
-    text = text.replace("size = [256, 144]", "size = [32, 18]")
-    text = text.replace("size = [640, 360]", "size = [32, 18]")
+    # Every size (the generator's, each pass's, the output's), whatever the piece sets.
+    text = re.sub(r"(?m)^size = \[\d+, \d+\]", "size = [32, 18]", text)
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
     path = folder / "fuzz-show.toml"
     path.write_text(text)
@@ -315,9 +319,218 @@ def write_mutants(folder: Path, seed: int, count: int, source: Path = DEMO) -> l
     return paths
 
 
+# -- show.toml mutations ----------------------------------------------------------------------
+
+BAD_NUMBERS = ("1e308", "-1e308", "nan", "inf", "-inf", "0", "-1", "1e-9", "0.0001",
+               "9223372036854775807", "-9223372036854775808", "4096", "8192", "100000", "2.5")
+BAD_STRINGS = ('"Bob\'s \\"strap\\""', '""', '"\\u0001"', '"' + "x" * 5000 + '"',
+               '"../../nowhere/missing.frag"', '"ÉCG"', "'single quoted'", '"ecg.no_such"')
+BAD_VALUES = ("[1, 2]", "[]", '"x"', "true", "{ a = 1 }", "1", "[[1]]", "[1e308, -1e308]",
+              "[8192, 8192]", "[4096, 4096]", "[0, 0]", "[1, 1]", "[33, 19]")
+_NUMBER = re.compile(r"(?<![\w.\"])-?\d+(?:\.\d+)?(?:e-?\d+)?(?![\w.\"])")
+_STRING = re.compile(r'"[^"\n]*"')
+_VALUE = re.compile(r"^(\s*[A-Za-z_][\w]*\s*=\s*)(.+)$", re.M)
+
+
+def _blocks(text: str, header: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``[[header]]`` table in ``text``."""
+    starts = [m.start() for m in re.finditer(rf"^\[\[{re.escape(header)}\]\]", text, re.M)]
+    spans = []
+    for start in starts:
+        nxt = re.search(r"^\[", text[start + 1:], re.M)
+        spans.append((start, start + 1 + nxt.start() if nxt else len(text)))
+    return spans
+
+
+def mutate_show(text: str, rng: np.random.Generator) -> tuple[str, str]:
+    """One seeded mutation of a show's text; returns its kind and the mutant.
+
+    Numbers become extremes (1e308, nan, inf, int64 limits, 0, 8192...), strings become
+    hostile (both quote characters, control characters, 5,000 characters, missing files),
+    values change type, lines vanish or repeat (duplicate keys), tables repeat 50 to 2,000
+    times (passes, mappings), unknown keys appear, generator and output sizes go extreme, and
+    the text itself is flipped or cut."""
+    kinds = ("number", "string", "value", "delete_line", "duplicate_line", "repeat_table",
+             "unknown_key", "huge_generator", "flip", "truncate")
+    kind = kinds[int(rng.integers(len(kinds)))]
+
+    def pick(pattern: re.Pattern[str]) -> re.Match[str]:
+        found = list(pattern.finditer(text))
+        return found[int(rng.integers(len(found)))]
+
+    lines = text.splitlines(keepends=True)
+    if kind == "number":
+        m = pick(_NUMBER)
+        out = text[:m.start()] + str(rng.choice(BAD_NUMBERS)) + text[m.end():]
+    elif kind == "string":
+        m = pick(_STRING)
+        out = text[:m.start()] + str(rng.choice(BAD_STRINGS)) + text[m.end():]
+    elif kind == "value":
+        m = pick(_VALUE)
+        out = text[:m.start(2)] + str(rng.choice(BAD_VALUES)) + text[m.end(2):]
+    elif kind == "delete_line":
+        i = int(rng.integers(len(lines)))
+        out = "".join(lines[:i] + lines[i + 1:])
+    elif kind == "duplicate_line":
+        i = int(rng.integers(len(lines)))
+        out = "".join(lines[:i + 1] + lines[i:])
+    elif kind == "repeat_table":
+        start, end = _blocks(text, str(rng.choice(["mappings", "passes"])))[0]
+        times = int(rng.choice([50, 200, 2000]))
+        table = "\n" + text[start:end].strip("\n") + "\n"
+        out = text[:end] + table * times + text[end:]
+    elif kind == "unknown_key":
+        i = int(rng.integers(len(lines)))
+        extra = f"surprise_{int(rng.integers(100))} = 1\n"
+        out = "".join([*lines[:i + 1], extra, *lines[i + 1:]])
+    elif kind == "huge_generator":
+        # Past the memory of machines this size (34 to 68 GB asked for): the resource check
+        # must refuse them. A heavy show that does fit is slow to replay, not hung, so it is
+        # no fuzz case: `check` reports the cost of its first frame instead.
+        hidden, layers = int(rng.choice([256, 512])), int(rng.choice([8, 16]))
+        size = "[4096, 4096]"
+        out = (text.replace("hidden = 32", f"hidden = {hidden}")
+               .replace("layers = 5", f"layers = {layers}")
+               .replace("size = [32, 18]", f"size = {size}", 1))
+    elif kind == "flip":
+        data = bytearray(text.encode())
+        for _ in range(int(rng.integers(1, 6))):
+            i = int(rng.integers(len(data)))
+            data[i] = int(rng.choice([ord(c) for c in "[]{}=\"'#\n.,0 "] + [0, 0xff]))
+        out = data.decode("utf-8", "replace")
+    else:  # truncate
+        out = text[:int(rng.integers(len(text)))]
+    return kind, out
+
+
+def write_show_mutants(folder: Path, seed: int, count: int) -> list[Path]:
+    """``count`` seeded mutants of the fuzz show (the default piece at a tiny size)."""
+    text = fuzz_show(folder).read_text()
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        kind, mutant = mutate_show(text, rng)
+        path = folder / f"show-{seed}-{i:04d}-{kind}.toml"
+        path.write_text(mutant, encoding="utf-8", errors="replace")
+        paths.append(path)
+    return paths
+
+
+# -- CSV mutations --------------------------------------------------------------------------
+
+BAD_CELLS = ("nan", "inf", "-inf", "1e308", "-1e308", "", "x", '"1,5"', "0x10", "1e400",
+             "\x00", "１", "--1", "1.2.3")
+
+
+def base_csv(seconds: float = 6.0) -> str:
+    """Real ECG (MIT-BIH record 100, tests/data) as a time,ECG CSV of ``seconds``."""
+    values = np.loadtxt(REPO / "tests" / "data" / "mitdb100_MLII_0-60s.csv", comments="#",
+                        skiprows=3)[:int(seconds * 360)]
+    rows = "".join(f"{i / 360:.6f},{v:g}\n" for i, v in enumerate(values))
+    return "# type: ECG\n# srate: 360\ntime,ECG\n" + rows
+
+
+def mutate_csv(text: str, rng: np.random.Generator) -> tuple[str, str]:
+    """One seeded mutation of a CSV recording: bad cells, bad times (NaN, repeated, going
+    back, 1e300), missing or extra cells, cut rows, header-only, no header, damaged meta
+    lines, BOM and CRLF, binary garbage, huge lines."""
+    kinds = ("cells", "times", "cell_count", "cut", "header_only", "no_header", "meta",
+             "encoding", "garbage", "long_line")
+    kind = kinds[int(rng.integers(len(kinds)))]
+    lines = text.splitlines(keepends=True)
+    head = 3  # two meta lines and the header
+    body = list(range(head, len(lines)))
+    if kind == "cells":
+        for i in rng.choice(body, size=int(rng.integers(1, 30)), replace=False):
+            t, _ = lines[i].rstrip("\n").split(",", 1)
+            lines[i] = f"{t},{rng.choice(BAD_CELLS)}\n"
+    elif kind == "times":
+        i = int(rng.choice(body))
+        t = str(rng.choice(["nan", "inf", "-1", "1e300", "0", lines[i - 1].split(",")[0]
+                            if i > head else "0", "-1e300", ""]))
+        lines[i] = t + "," + lines[i].split(",", 1)[1]
+    elif kind == "cell_count":
+        i = int(rng.choice(body))
+        lines[i] = lines[i].rstrip("\n") + str(rng.choice([",1", ",1,2", ""])) + "\n"
+        if rng.random() < 0.5:
+            lines[i] = lines[i].split(",")[0] + "\n"
+    elif kind == "cut":
+        cut = int(rng.integers(len(text)))
+        return kind, text[:cut]
+    elif kind == "header_only":
+        lines = lines[:head]
+    elif kind == "no_header":
+        lines = lines[head:]
+    elif kind == "meta":
+        lines[int(rng.integers(2))] = str(rng.choice([
+            "# srate: nan\n", "# srate: -5\n", "# srate: 1e308\n", "# type: EMG\n",
+            "# type:\n", "# srate: 0\n", "#\n"]))
+    elif kind == "encoding":
+        text = "\ufeff" + "".join(lines)
+        return kind, text.replace("\n", "\r\n") if rng.random() < 0.5 else text
+    elif kind == "garbage":
+        data = bytearray("".join(lines).encode())
+        for _ in range(int(rng.integers(1, 20))):
+            data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        return kind, data.decode("latin-1")
+    else:  # long_line
+        i = int(rng.choice(body))
+        lines[i] = lines[i].rstrip("\n") + "," * int(rng.choice([10, 10_000])) + "\n"
+    return kind, "".join(lines)
+
+
+def write_csv_mutants(folder: Path, seed: int, count: int) -> list[Path]:
+    text = base_csv()
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        kind, mutant = mutate_csv(text, rng)
+        path = folder / f"csv-{seed}-{i:04d}-{kind}.csv"
+        path.write_bytes(mutant.encode("utf-8", "surrogateescape"))
+        paths.append(path)
+    return paths
+
+
+def run_cases(cases: list[tuple[str, list[str]]], out_dir: str) -> list[dict]:
+    """Run ``installation`` in this process on each ``(label, argv)``; one result per case."""
+    from installation.cli import main
+
+    results = []
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for label, argv in cases:
+        err = io.StringIO()
+        result = {"path": label, "rc": None, "traceback": "", "hang": False}
+        signal.alarm(CASE_LIMIT_S)
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                result["rc"] = main(argv)
+        except _Hang:
+            result["hang"] = True
+        except BaseException:  # what the user would have seen as a traceback
+            result["traceback"] = traceback.format_exc(limit=-3)
+        finally:
+            signal.alarm(0)
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        result["errors"] = [line for line in lines if line.startswith("installation: error:")]
+        result["stderr_lines"] = len(lines)
+        results.append(result)
+    return results
+
+
+def _replay_argv(recording: str, show: str, out_dir: str) -> list[str]:
+    return ["replay", recording, "-o", f"{out_dir}/out.mp4", "--fps", "4", "--duration", "1.5",
+            "-q", "--no-report", "--show", show]
+
+
 if __name__ == "__main__":
-    # python tests/fuzz_inputs.py replay FILE...  -> one JSON line per file
-    if sys.argv[1] == "replay":
-        with tempfile.TemporaryDirectory() as tmp:
-            for r in replay_cases(sys.argv[2:], tmp):
-                print(json.dumps(r), flush=True)
+    # python tests/fuzz_inputs.py replay FILE...       -> one JSON line per recording
+    # python tests/fuzz_inputs.py replay-show SHOW...  -> one JSON line per show (demo replay)
+    with tempfile.TemporaryDirectory() as tmp:
+        if sys.argv[1] == "replay":
+            found = replay_cases(sys.argv[2:], tmp)
+        elif sys.argv[1] == "replay-show":
+            found = run_cases([(p, _replay_argv(str(DEMO), p, tmp)) for p in sys.argv[2:]], tmp)
+        else:
+            raise SystemExit(f"unknown fuzz command {sys.argv[1]!r}")
+        for r in found:
+            print(json.dumps(r), flush=True)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from installation.features.beat_timing import BeatPredictor, PredictorSettings
 from installation.features.quality import BeatQuality, QualitySettings
 from installation.messages import Status
 
@@ -99,6 +100,8 @@ class BeatTracker:
         self._detected = math.nan  # the latest beat of any kind (for "no beat for N s")
         self._judge_broken = True  # the next beat has no interval for the quality judge
         self._held: dict[str, float] = {}  # the values at the last trusted beat
+        self.predictor = BeatPredictor(PredictorSettings(rr_min_s=cfg.rr_min_s,
+                                                         rr_max_s=cfg.rr_max_s))
 
     # ------------------------------------------------------------------ input
     @property
@@ -140,6 +143,7 @@ class BeatTracker:
         self._chain = False
         self._judge_broken = True
         self.quality.restart()
+        self.predictor.break_chain()
 
     def add_beat(self, t: float, neighbours: float = math.nan, previous: float = math.nan,
                  amplitude: float = math.nan, template: float = math.nan) -> bool:
@@ -171,22 +175,25 @@ class BeatTracker:
             self._held = {k: v for k, v in self.values(t).items() if k in _HELD}
         else:
             # An untrusted or bad beat (noise, a PVC unlike the heart's beats) reaches neither
-            # the rate nor the HRV, and no interval may span it.
+            # the rate nor the HRV nor the forecast, and no interval may span it.
             self._broken = True
             self._chain = False
             self._last_beat = t
+            self.predictor.break_chain()
         return good
 
     def add_beat_unjudged(self, t: float) -> None:
         """Feed a trusted beat to the rate and HRV (interval to the previous fed beat)."""
         prev = self._last_beat
         self._last_beat = t
+        self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken and math.isfinite(prev) and t > prev:
             self.add_rr(t - prev, t)
 
     def _interval_unjudged(self, rr: float, t: float) -> None:
         self._last_beat = t
+        self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken:
             self.add_rr(rr, t)
@@ -205,6 +212,8 @@ class BeatTracker:
         self._last_beat = t
         self._broken = False
         self._chain = False
+        self.predictor.break_chain()  # the forecast starts from the run that earned trust
+        self.predictor.add_beat(t)
         self._held = {k: v for k, v in self.values(t).items() if k in _HELD}
 
     def add_rr(self, rr: float, t: float) -> None:
@@ -291,7 +300,9 @@ class BeatTracker:
             ``heart_rate`` (bpm), ``rr`` (s, latest accepted), ``hrv_rmssd`` and ``hrv_sdnn``
             (ms, 0 until ``hrv_min_intervals`` NN intervals exist in the window),
             ``beat_pulse`` (1 at a beat, decaying), ``beat_phase`` (0..1 between beats),
-            ``beat_count``.
+            ``beat_count``, ``since_beat_s`` (s since the latest beat; 0 before the first),
+            and the forecast of :meth:`BeatPredictor.values`: ``next_beat_in_s``,
+            ``beat_phase_pred``, ``beat_confidence``.
         """
         cfg = self.settings
         recent = list(self._hr_rr)[-cfg.hr_beats :]
@@ -299,7 +310,8 @@ class BeatTracker:
         since = t - self._last_beat if math.isfinite(self._last_beat) else math.inf
         pulse = math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since) else 0.0
         rmssd, sdnn = self.hrv(t)
-        values = {
+        values = self.predictor.values(t, rr) | {
+            "since_beat_s": max(since, 0.0) if math.isfinite(since) else 0.0,
             "heart_rate": 60.0 / rr,
             "rr": self._last_rr if math.isfinite(self._last_rr) else rr,
             "hrv_rmssd": rmssd,
@@ -308,6 +320,7 @@ class BeatTracker:
         if not self.quality.trusted:
             values.update(self._held)  # the last trustworthy values, not the noise's
             pulse = 0.0  # an untrusted "beat" must not pulse the picture
+            values["beat_confidence"] = 0.0  # nor be forecast with any confidence
         held_rr = 60.0 / values["heart_rate"]
         values["beat_pulse"] = pulse
         values["beat_phase"] = min(max(since / held_rr, 0.0), 1.0 - 1e-9) if math.isfinite(

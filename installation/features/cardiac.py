@@ -32,6 +32,7 @@ above ``noise_ceiling`` times it, so the detector is not blind to the clean beat
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -152,7 +153,11 @@ class CardiacExtractor(Extractor):
     ``chunk.t_end`` and the beats newly reported in that call: ``heart_rate`` (bpm,
     artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn`` (ms, rolling), ``beat_pulse``,
     ``beat_phase``, ``beat_count``, ``resp_rate`` (breaths/min from the R-amplitude EDR; 0
-    until known); ``events`` holds a ``"beat"`` event per newly reported beat.
+    until known), ``since_beat_s`` (s since the latest beat: counted from the estimated R-peak
+    as soon as the QRS crosses the threshold, ``locate_after_s`` before the beat is reported,
+    while the source is trusted), the forecast ``next_beat_in_s``, ``beat_phase_pred``,
+    ``beat_confidence`` (:mod:`installation.features.beat_timing`; 0 while untrusted),
+    ``signal_quality``; ``events`` holds a ``"beat"`` event per newly reported beat.
     """
 
     kind = "ECG"
@@ -169,6 +174,9 @@ class CardiacExtractor(Extractor):
         # heart axis), sampled once per beat.
         self._edr = SeriesRate(cfg.edr)
         self._shapes = BeatShapes()
+        # Threshold crossing -> R-peak offsets of recent good beats: a crossing tells of a beat
+        # locate_after_s before the R-peak is located, at about crossing - this offset.
+        self._onset_offsets: deque[float] = deque(maxlen=9)
 
     def _restart(self, why: Restart) -> None:
         if why == "rate":
@@ -443,6 +451,7 @@ class CardiacExtractor(Extractor):
             good = tracker.add_beat(t_r, amplitude=peak_f)
         if good:
             lv.good_peaks.append(peak_f)
+            self._onset_offsets.append(float(s.hist_ts[c - s.n0]) - t_r)
         # Its own largest deviation in the window: the filtered R-peak lags the raw one.
         edr = s.hist_edr[a - s.n0 : b - s.n0]
         edr = edr - np.median(edr)
@@ -468,7 +477,20 @@ class CardiacExtractor(Extractor):
     def _values(self, t: float) -> dict[str, float]:
         values = self._tracker.values(t)
         values["resp_rate"] = self._edr.rate(t)
+        if self._tracker.quality.trusted:  # a noise crossing must not restart the count
+            onset = self._pending_onset()
+            if onset is not None and t >= onset:
+                values["since_beat_s"] = t - onset  # a beat is on its way: known before located
         return values
+
+    def _pending_onset(self) -> float | None:
+        """Estimated R-peak time of a beat whose threshold crossing has been seen but whose
+        R-peak is not located yet (``None``: no such beat)."""
+        s = self._s
+        if s.crossing < 0 or not s.n0 <= s.crossing < s.n0 + s.hist_ts.size:
+            return None
+        offset = statistics.median(self._onset_offsets) if self._onset_offsets else 0.0
+        return float(s.hist_ts[s.crossing - s.n0]) - offset
 
     def _status(self, t: float) -> tuple[Status, str]:
         return self._tracker.rhythm_status(t)

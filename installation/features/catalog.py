@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-__all__ = ["FEATURES", "STREAM_TYPES", "FeatureNames", "feature_names"]
+__all__ = ["FEATURES", "MAPPED", "STREAM_TYPES", "FeatureNames", "feature_names"]
 
 STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
 
@@ -52,8 +52,10 @@ def _pattern(p: str) -> re.Pattern[str]:
 
 
 # Every heart source reports the same values (``beats.BeatTracker``).
+# The last four are the beat timing of ``beat_timing.BeatPredictor`` (issue 16).
 HEART = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn", "beat_pulse", "beat_phase", "beat_count",
-         "signal_quality")
+         "signal_quality", "since_beat_s", "next_beat_in_s", "beat_phase_pred",
+         "beat_confidence")
 _BANDS = ("delta", "theta", "alpha", "beta", "gamma")
 
 FEATURES: dict[str, FeatureNames] = {
@@ -69,6 +71,11 @@ FEATURES: dict[str, FeatureNames] = {
     "RSP": FeatureNames(("resp_rate", "breath_phase", "inhaling", "breath_depth")),
 }
 assert tuple(FEATURES) == STREAM_TYPES
+
+# Features a mapping computes from a stream's own ones rather than its extractor
+# (``pulse_at``: a pulse placed ``at_s`` after each beat, ``installation/pulse_at.py``).
+MAPPED: dict[str, tuple[str, ...]] = {"ECG": ("pulse_at",), "PPG": ("pulse_at",),
+                                      "RR": ("pulse_at",)}
 
 
 def feature_names(kind: str) -> FeatureNames:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,14 +30,17 @@ import numpy as np
 import pylsl
 from pylsl.util import LostError
 
+from installation.inputs.silence import SilenceRule
 from installation.messages import Chunk, Status, StreamInfo
 
 __all__ = [
     "LslInput",
     "LslSettings",
     "StreamPins",
+    "lsl_desc_xml",
     "lsl_predicate",
     "stream_info_from_lsl",
+    "type_clause",
     "xpath_literal",
 ]
 
@@ -85,6 +90,11 @@ class LslSettings:
         How often the background thread looks for a (new) matching stream.
     rate_window_s
         Window over which the effective sample rate is measured.
+    open_retry_s
+        Wait before retrying a stream whose inlet failed to open (a timeout on a loaded
+        machine or a slow network); it doubles with each further failure of that stream...
+    open_retry_max_s
+        ...up to this ceiling, so a stream that cannot be opened is still retried for good.
     """
 
     buffer_s: int = 30
@@ -94,6 +104,13 @@ class LslSettings:
     irregular_stale_s: float = 5.0
     resolve_every_s: float = 0.5
     rate_window_s: float = 5.0
+    open_retry_s: float = 0.5
+    open_retry_max_s: float = 8.0
+
+    @property
+    def silence(self) -> SilenceRule:
+        """The stale rule, shared with replay (:class:`.silence.SilenceRule`)."""
+        return SilenceRule(self.stale_intervals, self.min_stale_s, self.irregular_stale_s)
 
 
 def xpath_literal(text: str) -> str:
@@ -106,16 +123,37 @@ def xpath_literal(text: str) -> str:
     raise ValueError(f"cannot pin a stream on a value holding both quote kinds: {text!r}")
 
 
+_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ASCII_UPPER = _ASCII_LOWER.upper()
+
+
+def type_clause(stream_type: str) -> str:
+    """XPath clause matching the LSL ``type`` field regardless of (ASCII) case.
+
+    mne-lsl and other producers send ``ecg``/``eeg`` where LabRecorder and our simulators send
+    ``ECG``; the engine treats them alike everywhere (show validation, recordings), so the live
+    resolver must too. XPath 1.0 has no ``lower-case()``; ``translate()`` folds ASCII letters.
+
+    Examples
+    --------
+    >>> type_clause("ecg")
+    "translate(type,'abcdefghijklmnopqrstuvwxyz','ABCDEFGHIJKLMNOPQRSTUVWXYZ')='ECG'"
+    """
+    folded = stream_type.translate(str.maketrans(_ASCII_LOWER, _ASCII_UPPER))
+    return f"translate(type,'{_ASCII_LOWER}','{_ASCII_UPPER}')={xpath_literal(folded)}"
+
+
 def lsl_predicate(pins: StreamPins) -> str:
     """XPath predicate for :func:`pylsl.resolve_bypred` matching ``pins``.
 
     Examples
     --------
     >>> from installation.show import StreamSpec
-    >>> lsl_predicate(StreamSpec(type="ECG", source_id="h10-1"))
-    "type='ECG' and source_id='h10-1'"
+    >>> lsl_predicate(StreamSpec(type="ECG", source_id="h10-1")).endswith(
+    ...     "='ECG' and source_id='h10-1'")
+    True
     """
-    parts = [f"type={xpath_literal(pins.type)}"]
+    parts = [type_clause(pins.type)]
     for field_name in ("name", "source_id", "hostname"):
         value = getattr(pins, field_name)
         if value:
@@ -141,6 +179,14 @@ def _channel_labels(info: pylsl.StreamInfo) -> tuple[str, ...]:
     return labels if all(labels) else ()
 
 
+def lsl_desc_xml(info: pylsl.StreamInfo) -> str:
+    """The sender's whole ``<desc>`` element as XML text ("" when it has none or it is empty)."""
+    desc = ET.fromstring(info.as_xml()).find("desc")
+    if desc is None or (len(desc) == 0 and not (desc.text or "").strip()):
+        return ""
+    return ET.tostring(desc, encoding="unicode")
+
+
 def stream_info_from_lsl(info: pylsl.StreamInfo) -> StreamInfo:
     """The engine's :class:`StreamInfo` for a pylsl stream info (with its ``desc``)."""
     fmt = info.channel_format()
@@ -154,6 +200,7 @@ def stream_info_from_lsl(info: pylsl.StreamInfo) -> StreamInfo:
         source_id=info.source_id(),
         hostname=info.hostname(),
         channel_units=_channel_field(info, "unit"),
+        desc_xml=lsl_desc_xml(info),
     )
 
 
@@ -235,6 +282,9 @@ class LslInput:
         self._want_new = True  # read by the resolver thread: look for a (new) stream
         self._current_uid = ""
         self._dead: set[str] = set()  # uids of lost streams (guarded by _lock)
+        # uid -> (failed opens in a row, monotonic time of the next try); resolver thread only.
+        # A failed open is not a lost stream: the producer may be streaming, so it is retried.
+        self._backoff: dict[str, tuple[int, float]] = {}
         self._rate = _RateMeter(self.settings.rate_window_s)
         self._last_data = 0.0  # local_clock() when the last sample arrived (or we connected)
         self._last_stamp = -np.inf
@@ -345,10 +395,7 @@ class LslInput:
         return np.concatenate(stamps), np.concatenate(values)
 
     def _stale_after(self, info: StreamInfo) -> float:
-        if info.nominal_srate <= 0:
-            return self.settings.irregular_stale_s
-        rate = self._rate.rate or info.nominal_srate
-        return max(self.settings.min_stale_s, self.settings.stale_intervals / rate)
+        return self.settings.silence.after(info.nominal_srate, self._rate.rate)
 
     def _empty(self, now: float) -> Chunk:
         info = self._info
@@ -415,16 +462,29 @@ class LslInput:
         # would replace the first and throw away the samples queued in it.
         with self._lock:
             skip = {self._current_uid, *self._dead, *self._open_uids()}
-        candidates = [s for s in resolver.results() if s.uid() not in skip]
+        now = time.monotonic()
+        found = resolver.results()
+        seen = {s.uid() for s in found}
+        for uid in [u for u in self._backoff if u not in seen]:
+            del self._backoff[uid]  # gone from the network: nothing left to retry
+        candidates = [
+            s for s in found
+            if s.uid() not in skip and self._backoff.get(s.uid(), (0, now))[1] <= now
+        ]
         if not candidates or self._stop.is_set():
             return
         # The newest matching stream wins: that is the device that just arrived.
         best = max(candidates, key=lambda s: s.created_at())
         conn = self._open(best)
         if conn is None:
-            with self._lock:
-                self._dead.add(best.uid())
+            failures = self._backoff.get(best.uid(), (0, now))[0] + 1
+            wait = min(self.settings.open_retry_max_s,
+                       self.settings.open_retry_s * 2.0 ** (failures - 1))
+            self._backoff[best.uid()] = (failures, time.monotonic() + wait)
+            _log.warning("%s: will retry %s in %.1f s (failed open #%d)",
+                         self.key, best.name(), wait, failures)
             return
+        self._backoff.pop(best.uid(), None)
         with self._lock:
             # The poll thread may have adopted this very stream while it was being opened.
             duplicate = conn.uid == self._current_uid
@@ -456,7 +516,7 @@ class LslInput:
             # The first clock-offset estimate takes several probe round trips (~0.5 s); liblsl
             # would block the first pull on it, so get it here, off the caller's thread.
             inlet.time_correction(timeout=2.0)
-        except (pylsl.util.TimeoutError, LostError) as e:
+        except RuntimeError as e:  # liblsl's TimeoutError, LostError, InternalError...
             _log.warning("%s: could not open %s (%s)", self.key, found.name(), e)
             inlet.close_stream()
             return None

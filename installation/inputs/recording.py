@@ -21,6 +21,7 @@ import numpy as np
 import pyxdf
 
 from installation.errors import RecordingError
+from installation.inputs.silence import SilenceRule
 from installation.messages import Chunk, Status, StreamInfo
 
 _log = logging.getLogger(__name__)
@@ -525,6 +526,9 @@ class RecordingSource:
         stream name.
     lost_after
         Seconds after a stream's last sample at which it reports ``Status.LOST``.
+    silence
+        When a gap inside a stream makes it ``stale``: the live input's rule (a recording's
+        dropout reads as the gallery saw it live, so the visitor leaves at the same frame).
     """
 
     def __init__(
@@ -533,8 +537,10 @@ class RecordingSource:
         streams: Sequence[RecordedStream] | Mapping[str, RecordedStream] | None = None,
         *,
         lost_after: float = 1.0,
+        silence: SilenceRule | None = None,
     ) -> None:
         self.recording = recording
+        self.silence = silence or SilenceRule()
         if isinstance(streams, Mapping):
             self.keys: tuple[str, ...] = tuple(streams)
             streams = tuple(streams.values())
@@ -573,6 +579,12 @@ class RecordingSource:
             elif t > float(stream.timestamps[-1]) + self.lost_after:
                 status = Status.LOST
                 reason = f"recording of this stream ended at {float(stream.timestamps[-1]):.3f} s"
+            elif stop > 0:
+                silent = t - float(stream.timestamps[stop - 1])
+                if silent > self.silence.after(stream.info.nominal_srate):
+                    status = Status.STALE
+                    reason = (f"gap in the recording: no samples for {silent:.1f} s "
+                              f"(since {float(stream.timestamps[stop - 1]):.3f} s)")
             chunks.append(
                 Chunk(
                     info=stream.info,

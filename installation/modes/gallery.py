@@ -66,7 +66,8 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
             fullscreen=out.fullscreen if options.fullscreen is None else options.fullscreen,
             vsync=out.vsync), title=show.meta.title))
         source = stack.enter_context(LslSource(show.streams))
-        pipeline = Pipeline(show, window.ctx, out.size, out.fps, generation=LiveGeneration)
+        pipeline = Pipeline(show, window.ctx, out.size, out.fps, generation=LiveGeneration,
+                            latency_s=out.latency_s)
         stack.callback(pipeline.release)
         kiosk, faults = KioskWindow(window, notifier), FaultLog(log)
         sinks = Sinks(VisitRecorder(show, pipeline, source, log), kiosk,

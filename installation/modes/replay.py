@@ -62,6 +62,13 @@ def resolve_streams(show: Show, recording: Recording) -> dict[str, RecordedStrea
             if spec.required:
                 raise RecordingError(f"{error} (needed by {show.path} streams.{key})") from None
             continue
+        if stream.info.channel_count < 1:
+            # The recording's header is damaged, not the show: say so, naming both.
+            raise RecordingError(
+                f"{recording.path}: stream {stream.info.name!r} declares channel_count = "
+                f"{stream.info.channel_count} (a damaged header; needed by {show.path} "
+                f"streams.{key})"
+            )
         if stream.info.is_numeric and spec.channel >= stream.info.channel_count:
             raise UserError(
                 f"{show.path}: streams.{key}.channel: {spec.channel} is out of range for "
@@ -106,7 +113,10 @@ def replay(
     began = time.perf_counter()
     ctx = create_offscreen_context()
     try:
-        pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device)
+        # No pass budget in replay: it is measured in wall time, and a loaded machine must
+        # never turn a slow pass off and so make two replays of one recording differ.
+        pipeline = Pipeline(show, ctx, options.size, options.fps, device=options.device,
+                            pass_budget=False)
         try:
             with _open_writer(output, options) as writer, tqdm(
                 total=n_frames, unit="frame", disable=not options.progress, desc="replay",
@@ -144,9 +154,11 @@ def _frame_range(recording: Recording, options: ReplayOptions) -> tuple[float, i
     if not math.isfinite(options.start):
         raise UserError(f"--start must be a finite number of seconds, got {options.start}")
     start = max(0.0, options.start)
+    if not any(s.n for s in recording.streams):
+        raise UserError(f"{recording.path}: nothing to replay (no stream has samples)")
     if not math.isfinite(recording.duration) or recording.duration <= 0:
         raise UserError(f"{recording.path}: nothing to replay (the recording lasts 0 s)")
-    if start >= recording.duration:
+    if start > 0 and start >= recording.duration:
         raise UserError(
             f"{recording.path}: --start {start:g} s is past the end ({recording.duration:.1f} s)"
         )

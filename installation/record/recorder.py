@@ -24,7 +24,7 @@ from pylsl.util import LostError
 
 from installation.clock import LslClock
 from installation.errors import UserError
-from installation.inputs.lsl import stream_info_from_lsl, xpath_literal
+from installation.inputs.lsl import stream_info_from_lsl, type_clause, xpath_literal
 from installation.messages import Features, StreamInfo
 from installation.record.xdf_writer import XdfWriter
 
@@ -55,7 +55,7 @@ class RecordingTarget:
 
     def predicate(self) -> str:
         """XPath predicate for :func:`pylsl.resolve_bypred`."""
-        parts = [f"type={xpath_literal(self.type)}"]
+        parts = [type_clause(self.type)]  # case-insensitive, as the live input's
         if self.name:
             parts.append(f"name={xpath_literal(self.name)}")
         if self.hostname:
@@ -160,6 +160,9 @@ class Recorder:
         Resolved streams to record (see :func:`find_streams`).
     settings
         Timing.
+    started
+        When the recording began (``time.time()``; default: now), written as the file
+        header's ``datetime``.
 
     Notes
     -----
@@ -173,11 +176,15 @@ class Recorder:
         path: str | Path,
         streams: Sequence[pylsl.StreamInfo],
         settings: RecorderSettings | None = None,
+        started: float | None = None,
     ) -> None:
         self.settings = settings or RecorderSettings()
         self.clock = LslClock()  # the engine's live clock: collection times of clock offsets
+        # The header's <datetime>, as LabRecorder writes it (local time with its UTC offset).
+        when = time.time() if started is None else started
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(when))
         try:
-            self.writer = XdfWriter(path)
+            self.writer = XdfWriter(path, datetime=stamp)
         except OSError as e:
             raise RecordError(f"{path}: cannot write recording ({e.strerror or e})") from e
         self._recorded: list[_Recorded] = []

@@ -269,7 +269,9 @@ class SessionRecorder:
         engine: dict[str, Any] = {"show_key": key, "timestamps": _TIMESTAMPS_NOTE}
         if fmt != info.channel_format:
             engine["source_channel_format"] = info.channel_format
-        stream_id = writer.add_stream(header_info, {"engine": engine})
+        # The sender's whole description (units, montage, device...), as `installation record`.
+        stream_id = writer.add_stream(header_info, {"engine": engine},
+                                      desc_xml=info.desc_xml or None)
         self._zero_offset(writer, stream_id, float(chunk.timestamps[0]))
         raw = _RawStream(info, stream_id, fmt)
         self._state.raw[key] = raw

@@ -77,10 +77,11 @@ class ShaderWatcher:
     def _watched_files(self) -> tuple[Path, ...]:
         files: list[Path] = []
         for spec in self.renderer.passes:
-            try:
-                files += load_shader(spec.shader).files
-            except ShaderError:
-                files.append(spec.shader)  # a broken #include: watch the pass file itself
+            for path in spec.files:  # the fragment shader and, for particles, the compute one
+                try:
+                    files += load_shader(path).files
+                except ShaderError:
+                    files.append(path)  # a broken #include: watch the pass file itself
         return tuple(dict.fromkeys(files))
 
     def poll(self, force: bool = False) -> bool:

@@ -1,6 +1,8 @@
 """Load shader files the artist owns: ``#include`` resolution and error-line mapping.
 
-A shader in ``shaders/`` may ``#include "common.glsl"`` (relative to the including file).
+A shader in ``shaders/`` may ``#include "common.glsl"`` (relative to the including file;
+a name not found there comes from the engine's own GLSL library, ``installation/render/glsl/``,
+e.g. ``#include "particles.glsl"``).
 The includes are expanded here, and ``#line`` directives are inserted so that the driver's
 line numbers can be mapped back to the real file and line, the way moderngl-window's
 ``opengl/program.py::ShaderSource`` does. GLSL's ``#line`` takes a *source-string number*,
@@ -21,6 +23,8 @@ from installation.errors import ShaderError
 # source-string number of many semantic errors as 0 whatever "#line N S" said, but it keeps
 # N right; folding the file index into N makes the mapping independent of that bug.
 _LINE_STRIDE = 100_000
+# GLSL the engine ships (the particle layout): found when the artist's folder has no such file.
+LIBRARY = Path(__file__).resolve().parent / "glsl"
 
 _VERSION_RE = re.compile(r"^\s*#\s*version\s+(\d+)(\s+es)?\b")
 _INCLUDE_RE = re.compile(r"^\s*#\s*include\b(.*)$")
@@ -184,6 +188,8 @@ class _Expander:
             if arg is None:
                 raise ShaderError(f'{where}#include needs a quoted file name: #include "x.glsl"')
             target = path.parent / arg[1]
+            if not target.exists() and (LIBRARY / arg[1]).is_file():
+                target = LIBRARY / arg[1]
             target_key = target.resolve()
             if target_key in stack:
                 chain = " -> ".join(display_path(p) for p in (*stack, target_key))
@@ -198,8 +204,9 @@ class _Expander:
 def load_shader(path: str | Path) -> ShaderSource:
     """Read a shader file, expanding ``#include`` and inserting ``#line`` directives.
 
-    ``#include "x.glsl"`` is resolved relative to the including file, recursively, and each
-    file is included at most once (a later ``#include`` of the same file is dropped).
+    ``#include "x.glsl"`` is resolved relative to the including file (then in the engine's
+    library, :data:`LIBRARY`), recursively, and each file is included at most once (a later
+    ``#include`` of the same file is dropped).
     The ``#version`` line of the main file is moved to the very top, as GLSL requires;
     ``#version`` lines in included files are blanked out.
 

@@ -10,7 +10,7 @@ from installation.errors import ShaderError
 from installation.messages import GeneratedImage
 from installation.render.passes import PassSpec, Renderer, declared_uniforms
 
-from .conftest import solid_image, synthetic_image
+from .conftest import REPO, solid_image, synthetic_image
 
 SHOW_FRAME = """#version 330
 in vec2 v_uv;
@@ -139,7 +139,9 @@ def test_feedback_changes_output(ctx: moderngl.Context, shaders: Path) -> None:
 
 def test_render_is_deterministic_and_returns_copies(ctx: moderngl.Context, shaders: Path) -> None:
     passes = [
-        PassSpec(Path("shaders/pulse.frag").resolve(), _PULSE_UNIFORMS),
+        # The old default piece (a one-pass chain): its grain and feedback exercise replays.
+        PassSpec(REPO / "benchmarks" / "baseline" / "pulse-garden-v1" / "shaders" / "pulse.frag",
+                 _PULSE_UNIFORMS),
         PassSpec(shaders / "trail.frag", {"u_amount": "trail"}),
     ]
     controls = {"pulse": 0.7, "calm": 0.3, "energy": 0.6, "trail": 0.5}

@@ -109,7 +109,7 @@ def test_invalid_show_key_names_file_line_and_key(tmp_path: Path) -> None:
 def test_out_of_range_show_value_is_refused(tmp_path: Path) -> None:
     show = copy_show(tmp_path, ("rate = 15", "rate = -1"))
     result = run("replay", DEMO, "--show", show, "-o", tmp_path / "x.mp4", "-q")
-    assert_user_error(result, "generator.rate", "must be > 0")
+    assert_user_error(result, "generator.rate", "must be >= 0.1")
 
 
 def test_shader_that_fails_to_compile_names_its_file_and_line(tmp_path: Path) -> None:
@@ -128,6 +128,7 @@ def test_check_command_validates_the_default_show() -> None:
     result = run("check", "show.toml")
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+    assert "first frame at 640x360" in result.stdout and "MB" in result.stdout
 
 
 def test_bad_size_argument_is_one_line(tmp_path: Path) -> None:

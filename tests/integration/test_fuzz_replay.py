@@ -18,16 +18,19 @@ from tests.fuzz_inputs import (
     CASE_LIMIT_S,
     check_replay_result,
     nan_stamp_mutants,
+    write_csv_mutants,
     write_mutants,
+    write_show_mutants,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 MUTANTS = 40  # bounded: about a second each; the benchmark runs hundreds
+SHOW_MUTANTS = CSV_MUTANTS = 20
 
 
-def replay_all(paths: list[Path]) -> list[dict]:
+def replay_all(paths: list[Path], command: str = "replay") -> list[dict]:
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "fuzz_inputs.py"), "replay", *map(str, paths)],
+        [sys.executable, str(REPO / "tests" / "fuzz_inputs.py"), command, *map(str, paths)],
         cwd=REPO, capture_output=True, text=True, timeout=len(paths) * CASE_LIMIT_S + 120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -59,3 +62,25 @@ def test_non_finite_time_stamps_are_dropped_with_a_warning(tmp_path: Path) -> No
     assert "Traceback" not in first_nan.stderr
     # Only the damaged samples are lost (one per Samples chunk), not the whole stream.
     assert "'MITBIH-100-ECG': dropped 120 of 21600 samples" in first_nan.stderr
+
+
+def test_mutated_shows_replay_or_give_one_error_line(tmp_path: Path) -> None:
+    paths = write_show_mutants(tmp_path, seed=17, count=SHOW_MUTANTS)
+    results = replay_all(paths, "replay-show")
+    assert len(results) == len(paths)
+    problems = {Path(r["path"]).name: check_replay_result(r) for r in results
+                if check_replay_result(r)}
+    assert problems == {}
+    codes = [r["rc"] for r in results]
+    assert codes.count(2) >= 1 and codes.count(0) >= 1
+
+
+def test_mutated_csv_recordings_replay_or_give_one_error_line(tmp_path: Path) -> None:
+    paths = write_csv_mutants(tmp_path, seed=17, count=CSV_MUTANTS)
+    results = replay_all(paths)
+    assert len(results) == len(paths)
+    problems = {Path(r["path"]).name: check_replay_result(r) for r in results
+                if check_replay_result(r)}
+    assert problems == {}
+    codes = [r["rc"] for r in results]
+    assert codes.count(2) >= 1 and codes.count(0) >= 1

@@ -178,7 +178,7 @@ def test_an_onnx_stage_that_breaks_the_contract_is_one_line(tmp_path: Path) -> N
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Shrinks(), (torch.zeros(1, 3, 144, 256),), str(tmp_path / "s.onnx"),
+        torch.onnx.export(Shrinks(), (torch.zeros(1, 3, 108, 192),), str(tmp_path / "s.onnx"),
                           dynamo=False)
     show = vae_show(tmp_path, tmp_path / "unused.pt")
     text = show.read_text().replace('model = "vae"\npath = "' + str(tmp_path / "unused.pt")
@@ -186,4 +186,4 @@ def test_an_onnx_stage_that_breaks_the_contract_is_one_line(tmp_path: Path) -> N
     show.write_text(text.replace("\n[[passes]]", '\n[[generator.stages]]\nkind = "model"\n'
                                  'path = "s.onnx"\n\n[[passes]]', 1))
     line = one_line_error(run("check", show))
-    assert "s.onnx: must return images of the size it is given (144, 256)" in line
+    assert "s.onnx: must return images of the size it is given (108, 192)" in line

@@ -142,10 +142,11 @@ def test_a_silent_but_connected_stream_is_stale_and_ok_again_when_data_resumes()
 
 def test_predicate_pins_every_given_field_and_quotes_safely():
     spec = StreamSpec(type="ECG", name="Polar H10's ECG", source_id="h10-1", hostname="kiosk")
+    fold = "translate(type,'abcdefghijklmnopqrstuvwxyz','ABCDEFGHIJKLMNOPQRSTUVWXYZ')"
     assert lsl_predicate(spec) == (
-        "type='ECG' and name=\"Polar H10's ECG\" and source_id='h10-1' and hostname='kiosk'"
+        f"{fold}='ECG' and name=\"Polar H10's ECG\" and source_id='h10-1' and hostname='kiosk'"
     )
-    assert lsl_predicate(StreamSpec(type="EEG")) == "type='EEG'"
+    assert lsl_predicate(StreamSpec(type="eeg")) == f"{fold}='EEG'"
 
 
 def test_scripted_visitor_leaving_and_returning_reads_lost_then_ok():

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pylsl
 import pyxdf
 from _lsl_helpers import fresh_id
 
+from installation.inputs.lsl import LslInput
+from installation.messages import Controls, Status
 from installation.record.recorder import Recorder, RecordingTarget, find_streams
+from installation.record.session import SessionRecorder, SessionSettings
+from installation.show import StreamSpec
 
 
 def _outlet_with_nested_desc(source_id: str) -> pylsl.StreamOutlet:
@@ -63,3 +69,53 @@ def test_recorder_keeps_nested_desc_and_lsl_header_fields(tmp_path):
     assert float(info["created_at"][0]) == expected.created_at() > 0
     assert float(info["version"][0]) == expected.version() / 100
     np.testing.assert_array_equal(stream["time_series"][:, 0], np.arange(20.0))
+
+
+def test_record_file_header_carries_the_datetime_the_recording_started(tmp_path):
+    sid = fresh_id("t-dt")
+    outlet = _outlet_with_nested_desc(sid)
+    out = tmp_path / "dated.xdf"
+    started = time.mktime((2026, 11, 23, 10, 41, 7, 0, 0, -1))
+    found = find_streams([RecordingTarget("EEG", source_ids=(sid,))], 5.0)
+    with Recorder(out, found, started=started) as recorder:
+        outlet.push_sample([1.0, 2.0])
+        recorder.step()
+    del outlet
+    _, header = pyxdf.load_xdf(str(out))
+    stamp = header["info"]["datetime"][0]
+    assert stamp == time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
+    assert stamp.startswith("2026-11-23T10:41:07")
+
+
+def test_per_visit_recording_keeps_the_live_senders_whole_description(tmp_path):
+    sid = fresh_id("t-visit-desc")
+    outlet = _outlet_with_nested_desc(sid)
+    source = LslInput("eeg", StreamSpec(type="EEG", source_id=sid)).start()
+    rec = SessionRecorder(tmp_path / "visit.xdf", SessionSettings(features=False))
+    try:
+        deadline = time.monotonic() + 15.0  # hang guard
+        sent = received = 0
+        while received < 20 and time.monotonic() < deadline:
+            chunk = source.poll()
+            if chunk.status is Status.OK and sent < 20:
+                outlet.push_sample([float(sent), -float(sent)])
+                sent += 1
+            if chunk.n:
+                received += chunk.n
+                rec.write_step({"eeg": chunk}, {}, Controls(t=float(chunk.t_end), values={}))
+            time.sleep(0.02)
+        assert received == 20
+    finally:
+        rec.close()
+        source.close()
+        del outlet
+    (stream,) = [s for s in pyxdf.load_xdf(str(rec.path))[0] if s["info"]["name"][0] == "desc-eeg"]
+    desc = stream["info"]["desc"][0]
+    assert desc["manufacturer"] == ["ACME Neuro"]
+    assert len(desc["channels"]) == 1
+    channels = desc["channels"][0]["channel"]
+    assert [(c["label"][0], c["unit"][0]) for c in channels] == [
+        ("C3", "microvolts"), ("C4", "microvolts")]
+    assert desc["acquisition"][0]["model"] == ["Cap-32"]
+    assert desc["montage"][0]["reference"][0]["electrode"][0]["impedance_kohm"] == ["4.5"]
+    assert desc["engine"][0]["show_key"] == ["eeg"]  # our own note is still there

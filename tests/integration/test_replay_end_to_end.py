@@ -53,10 +53,16 @@ def test_replay_writes_a_playable_h264_video_of_every_frame(ten_seconds) -> None
     assert decoded == 300
 
 
+def beat_pulse(steps: list[Step]) -> np.ndarray:
+    # The detector's own pulse (the default piece delays its control to the felt moment).
+    return np.array([s.features["ecg"].values.get("beat_pulse", 0.0) for s in steps])
+
+
 def test_pulse_rises_within_150_ms_of_every_annotated_r_peak(ten_seconds) -> None:
     _, steps = ten_seconds
     times = np.array([s.controls.t for s in steps])
-    pulse = np.array([s.controls.get("pulse") for s in steps])
+    pulse = beat_pulse(steps)
+    control = np.array([s.controls.get("pulse") for s in steps])
     brightness = np.array([luminance(s.frame.pixels) for s in steps])
     peaks = RPEAKS[(RPEAKS > 2.5) & (RPEAKS < 9.8)]  # the detector learns its levels first
     assert len(peaks) >= 9
@@ -66,15 +72,18 @@ def test_pulse_rises_within_150_ms_of_every_annotated_r_peak(ten_seconds) -> Non
         within = np.flatnonzero((times >= r) & (times <= r + 0.150))
         assert len(within) >= 4
         assert pulse[within].max() > pulse[before] + 0.4, f"no pulse within 150 ms of {r:.3f} s"
-        brighter += brightness[within].max() > brightness[before] * 1.03
-    # The picture itself (not only the uniform) must swell with the heart.
+        # The piece shows the beat when it is felt, ~0.23 s after the R-peak (delay_s).
+        felt = np.flatnonzero((times >= r + 0.15) & (times <= r + 0.35))
+        assert control[felt].max() > control[before] + 0.4, f"no felt beat after {r:.3f} s"
+        brighter += brightness[felt].max() > brightness[before] * 1.25
+    # The picture itself (not only the uniform) must swell with the heart, visibly.
     assert brighter >= 0.9 * len(peaks)
 
 
 def test_pulse_does_not_fire_between_beats(ten_seconds) -> None:
     _, steps = ten_seconds
     times = np.array([s.controls.t for s in steps])
-    pulse = np.array([s.controls.get("pulse") for s in steps])
+    pulse = beat_pulse(steps)
     onsets = times[1:][(pulse[1:] - pulse[:-1]) > 0.4]
     for onset in onsets:
         nearest = np.abs(RPEAKS - onset).min()

@@ -40,7 +40,8 @@ def test_default_show_loads_with_its_mappings_and_passes() -> None:
     show = load_show(REPO / "show.toml")
     assert set(show.streams) == {"ecg", "eeg"}
     assert {m.control for m in show.mappings} == {"pulse", "energy", "calm"}
-    assert show.passes[0].shader == REPO / "shaders" / "pulse.frag"
+    assert [p.shader for p in show.passes] == [REPO / "shaders" / "garden.frag",
+                                               REPO / "shaders" / "pulse.frag"]
     assert show.output.size == (640, 360)
 
 
@@ -62,7 +63,7 @@ def test_shader_paths_resolve_against_the_show_folder(tmp_path: Path) -> None:
     [
         ("[output]\nsize = [640, 360]\nfsp = 30\n", "output.fsp", "unknown key"),
         ("[output]\nfps = \"thirty\"\n", "output.fps", "expected a number"),
-        ("[output]\nfps = -5\n", "output.fps", "must be > 0"),
+        ("[output]\nfps = -5\n", "output.fps", "must be >= 1.0"),
         ("[output]\nsize = [640]\n", "output.size", "array of 2"),
         ("[generator]\nmodel = \"stylegan\"\n", "generator.model", "must be one of"),
         ("[generator]\nlayers = 2.5\n", "generator.layers", "expected an integer"),
@@ -100,6 +101,16 @@ def test_mapping_to_an_undeclared_stream_is_refused(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[mappings]]\ncontrol = "calm"\nfeature = "eeg.alpha_rel"\n'
     with pytest.raises(ShowError, match=r"stream 'eeg' is not declared"):
         load_show(write_show(tmp_path, text))
+
+
+def test_pulse_at_and_the_beat_forecast_are_heart_features_only(tmp_path: Path) -> None:
+    text = MINIMAL.replace("ecg.beat_pulse", "ecg.pulse_at") + (
+        '\n[[mappings]]\ncontrol = "soon"\nfeature = "ecg.next_beat_in_s"\n')
+    show = load_show(write_show(tmp_path, text))
+    assert [m.feature for m in show.mappings] == ["ecg.pulse_at", "ecg.next_beat_in_s"]
+    eeg = MINIMAL.replace('type = "ECG"', 'type = "EEG"').replace("beat_pulse", "pulse_at")
+    with pytest.raises(ShowError, match=r"\(EEG\) has no feature 'pulse_at'"):
+        load_show(write_show(tmp_path, eeg))
 
 
 def test_missing_shader_file_is_refused(tmp_path: Path) -> None:
