@@ -178,8 +178,8 @@ class XdfWriter:
         ----------
         info
             Stream header fields. ``info.channel_labels`` and ``info.channel_units`` become
-            ``desc/channels/channel/label`` and ``.../unit`` unless ``desc`` or ``desc_xml`` has its own
-            ``channels`` entry.
+            ``desc/channels/channel/label`` and ``.../unit`` unless ``desc`` or ``desc_xml``
+            has its own ``channels`` entry.
         desc
             Extra meta-data written under ``<desc>``: nested mappings become nested elements,
             lists become repeated elements, anything else becomes text. Keys that

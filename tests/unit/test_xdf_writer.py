@@ -159,6 +159,6 @@ def test_declared_units_are_written_and_read_back_by_the_recording_input(tmp_pat
         ("MLII", "millivolts"), ("V5", "millivolts")]
     (read,) = load_recording(path).streams
     assert read.info.channel_units == ("millivolts", "millivolts")
-    with pytest.raises(ValueError, match="one unit per channel"):
-        with XdfWriter(tmp_path / "bad.xdf") as w:
-            w.add_stream(StreamInfo("x", "ECG", 2, 250.0, channel_units=("mV",)))
+    with pytest.raises(ValueError, match="one unit per channel"), XdfWriter(
+            tmp_path / "bad.xdf") as w:
+        w.add_stream(StreamInfo("x", "ECG", 2, 250.0, channel_units=("mV",)))
