@@ -26,13 +26,16 @@ import argparse
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the WFDB reader is in tests/
+
 from installation.features.beat_eval import replay_features, schedule, score
-from installation.features.wfdb212 import read_wfdb212
 from installation.messages import Status
+from tests.wfdb212 import read_wfdb212
 
 DATA = Path(os.environ.get("INSTALLATION_SHARED_DATA", "/work/shared/data"))
 AT_S = (0.0, 0.1, 0.2, 0.23, 0.3, 0.4)

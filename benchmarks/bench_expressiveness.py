@@ -115,9 +115,9 @@ def demo_recording() -> Recorded:
 
 def mitdb8_recording(seconds: float = 480.0) -> Recorded:
     """8 minutes of real ECG (MIT-BIH 100) and real EEG (BioSPPy, eyes open then closed)."""
-    from installation.features.wfdb212 import read_wfdb212
     from installation.messages import StreamInfo
     from installation.record.xdf_writer import XdfWriter
+    from tests.wfdb212 import read_wfdb212
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"mitdb100_biosppy_{int(seconds)}s.xdf"

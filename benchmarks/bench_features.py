@@ -25,6 +25,7 @@ import csv
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -32,14 +33,16 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from installation.features.cardiac import CardiacExtractor
-from installation.features.eeg import EegExtractor
-from installation.features.ppg import PpgExtractor
-from installation.features.respiration import RespirationExtractor
-from installation.features.wfdb212 import read_wfdb212
-from installation.messages import Chunk, Event, Features, Status, StreamInfo
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the WFDB reader lives with the tests
+
+from installation.features.cardiac import CardiacExtractor  # noqa: E402
+from installation.features.eeg import EegExtractor  # noqa: E402
+from installation.features.ppg import PpgExtractor  # noqa: E402
+from installation.features.respiration import RespirationExtractor  # noqa: E402
+from installation.messages import Chunk, Event, Features, Status, StreamInfo  # noqa: E402
+from tests.wfdb212 import read_wfdb212  # noqa: E402
+
 DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
 SWITCH = 241.624
 # CPU time of this process, not wall time: the machine is shared, and another process taking a

@@ -41,6 +41,9 @@ class StreamInfo:
     channel_labels: tuple[str, ...] = ()
     source_id: str = ""
     hostname: str = ""
+    # Per-channel units from the header (desc/channels/channel/unit), () when not declared;
+    # the extractors judge which amplitudes are physically possible by them.
+    channel_units: tuple[str, ...] = ()
     # The sender's whole <desc> element (XML), kept so a per-visit recording carries it as
     # `installation record` does; not part of a stream's identity (equality, hashing).
     desc_xml: str = field(default="", compare=False, repr=False)

@@ -10,7 +10,7 @@ afresh, so no history of theirs (HRV windows, filters) reaches the next visitor'
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import moderngl
 
@@ -41,6 +41,7 @@ class Step:
     features: Mapping[str, Features]
     generated: GeneratedImage | None  # the new generator image, if one was made this step
     mode: str = "idle"  # presence: "idle" or "visitor"
+    chunks: Mapping[str, Chunk] = field(default_factory=dict)  # what the streams delivered
 
 
 class Pipeline(Sensing):
@@ -106,10 +107,11 @@ class Pipeline(Sensing):
         controls = self.mapper(features, t)
         if adjust is not None:
             controls = adjust(controls)
-        return self.present(controls, t, index, features)
+        return self.present(controls, t, index, features, chunks)
 
     def present(self, controls: Controls, t: float, index: int,
-                features: Mapping[str, Features] | None = None) -> Step:
+                features: Mapping[str, Features] | None = None,
+                chunks: Mapping[str, Chunk] | None = None) -> Step:
         """Generate (on the policy's schedule) and render frame ``index`` from ``controls``
         at engine time ``t``: the second half of :meth:`step`, and all a render node does
         with the controls it receives from a sensing node."""
@@ -122,7 +124,7 @@ class Pipeline(Sensing):
         if self.limiter is not None:
             frame = self.limiter(frame)
         return Step(frame=frame, controls=controls, features=features or {}, generated=generated,
-                    mode=self.presence.mode)
+                    mode=self.presence.mode, chunks=chunks or {})
 
     @property
     def generator_restarts(self) -> int:

@@ -1,17 +1,24 @@
 """Is a visitor here? Decided the same way in every mode, from the required streams' health.
 
-A stream *has someone on it* when its input delivers (chunk status ``ok``) and its features
-are usable (``ok``), or ``stale`` for less than ``STALE_GRACE_S`` (warming up, a missed beat):
-a connected sensor sending a flat line (electrode off) or noise without a heartbeat (a strap
-left on a chair) is not a visitor. A visitor has *arrived* once every required stream (or,
-in a show with none required, any stream) has someone on it for ``arrive_s``, and has *left*
-once that stops for ``leave_s``; the debounce keeps a loose electrode from ending a visit.
+A stream is *worn* (:class:`Wear`) when its input delivers (chunk status ``ok``) and its
+features are trusted (``ok``: for a heart source, beats its quality judge believes). While a
+visitor is there, a stream ``stale`` for less than ``STALE_GRACE_S`` (a missed beat, a
+flutter-like stretch, a filter restart) still counts (``GRACE``). Nothing else does: a flat
+line (electrode off), noise (``invalid`` "noisy": a strap on a chair) and warm-up are not a
+visitor. A visitor has *arrived* once every required stream (or, in a show with none
+required, any stream) is worn for ``arrive_s``, and has *left* once one stops for ``leave_s``.
+
+Arrival needs trusted data and not just warm-up (issue 15): warm-up looks the same whether a
+heart or a chair is on the strap, and counting it made a noise gate flap between visitor and
+idle every ~10 s (stop 9). The quality judge's own hysteresis keeps the first seconds of a
+real visitor from flapping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 
 from installation.messages import Status
 
@@ -21,8 +28,16 @@ IDLE, VISITOR = "idle", "visitor"
 STALE_GRACE_S = 10.0
 
 
+class Wear(IntEnum):
+    """How surely a stream has a visitor on it. Truthy unless ``NO``."""
+
+    NO = 0
+    GRACE = 1  # stale for a short while: still the visitor's, not enough to arrive on
+    YES = 2
+
+
 def worn(chunk_status: Status | None, feature_status: Status | None,
-         stale_for: float = 0.0) -> bool:
+         stale_for: float = 0.0) -> Wear:
     """Whether one stream has a visitor on it (see the module docstring).
 
     Parameters
@@ -33,9 +48,18 @@ def worn(chunk_status: Status | None, feature_status: Status | None,
         How long the features have been ``stale`` without a break.
     """
     if chunk_status is not Status.OK:
-        return False
-    return feature_status is Status.OK or (
-        feature_status is Status.STALE and stale_for < STALE_GRACE_S)
+        return Wear.NO
+    if feature_status is Status.OK:
+        return Wear.YES
+    if feature_status is Status.STALE and stale_for < STALE_GRACE_S:
+        return Wear.GRACE
+    return Wear.NO
+
+
+def _level(w: bool | Wear) -> Wear:
+    if isinstance(w, Wear):
+        return w
+    return Wear.YES if w else Wear.NO
 
 
 @dataclass
@@ -58,12 +82,16 @@ class Presence:
     visits: int = 0  # arrivals so far
     _since: float | None = None  # when the streams last disagreed with the current mode
 
-    def update(self, worn_by_stream: Mapping[str, bool], now: float) -> bool:
-        """Feed which streams are worn at ``now``; returns True when the mode changed."""
+    def update(self, worn_by_stream: Mapping[str, bool | Wear], now: float) -> bool:
+        """Feed how each stream is worn at ``now`` (:func:`worn`; a plain True counts as
+        ``YES``); returns True when the mode changed."""
+        # Arriving needs trusted data on every required stream; staying accepts a grace.
+        need = Wear.GRACE if self.mode == VISITOR else Wear.YES
+        levels = {key: _level(w) for key, w in worn_by_stream.items()}
         if self.required:
-            here = all(worn_by_stream.get(key, False) for key in self.required)
+            here = all(levels.get(key, Wear.NO) >= need for key in self.required)
         else:  # nothing declared required: anyone on any stream is a visitor
-            here = any(worn_by_stream.values())
+            here = any(w >= need for w in levels.values())
         wants = VISITOR if here else IDLE
         if wants == self.mode:
             self._since = None

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from installation.errors import StreamDataError
+from installation.features.heart_sources import HeartCrossCheck, heart_fallbacks, heart_keys
 from installation.features.registry import FeatureExtractor, make_feature_extractor
 from installation.features.state import StateSettings, VisitorState
 from installation.mapping import Mapper
@@ -48,9 +49,11 @@ def make_extractor(key: str, spec: StreamSpec) -> FeatureExtractor:
 def make_visitor_state(show: Show) -> VisitorState:
     """The show's ``[visitor]`` calibration and composites, fed by its streams."""
     v = show.visitor
+    types = {key: spec.type for key, spec in show.streams.items()}
     return VisitorState(StateSettings(
         baseline_s=v.baseline_s, adapt_tau_s=v.adapt_tau_s, smooth_tau_s=v.smooth_tau_s,
         gain=v.gain, sources=show.state_sources(),
+        fallbacks=heart_fallbacks(types, show.state_sources()),
     ))
 
 
@@ -72,6 +75,8 @@ class Sensing:
         required = tuple(key for key, spec in show.streams.items() if spec.required)
         self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
         self.visitor_state = make_visitor_state(show)
+        # Two heart sensors that disagree: the worse one is marked (features/heart_sources.py).
+        self.cross_check = HeartCrossCheck(heart_keys({k: s.type for k, s in show.streams.items()}))
         self._chunk_status: dict[str, Status] = {}
         self._stale_since: dict[str, float] = {}
         self._features: dict[str, Features] = {}
@@ -115,6 +120,7 @@ class Sensing:
                                    for key, spec in self.show.streams.items()}
                 self._features.clear()
                 self._stale_since.clear()
+        features = self.cross_check(features)
         if self.presence.mode == VISITOR:
             features[STATE_STREAM] = self.visitor_state(features, t)
         else:
@@ -164,4 +170,5 @@ class Sensing:
         self.presence = Presence(self.presence.required, self.presence.arrive_s,
                                  self.presence.leave_s)
         self.visitor_state.reset()
+        self.cross_check.reset()
 

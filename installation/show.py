@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 from installation.errors import ShowError
-from installation.features.state import COMPOSITE_WEIGHTS, STATE_FEATURES
+from installation.features.catalog import MAPPED, STREAM_TYPES, feature_names
+from installation.features.state import COMPOSITE_WEIGHTS, STATE_FEATURES, STATE_STREAM
 from installation.generator.names import ACTIVATION_NAMES, DEFAULT_ACTIVATIONS
 from installation.render.graph import GraphError, PassSpec, plan_passes
 from installation.tomlconfig import TomlLocator, bounds, format_path, load_dataclass
 
-STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
 # Control and feature values live far inside this; a larger number in a show is a typo that
 # would overflow a plot or a shader's float (issue 17: idle = 1e308).
 VALUE_LIMIT = 1e6
@@ -664,7 +664,6 @@ DEFAULT_STATE_SOURCES: dict[str, tuple[tuple[str, ...], str]] = {
     "engagement": (("EEG",), "engagement"),
     "alpha_rel": (("EEG",), "alpha_rel"),
 }
-STATE_STREAM = "state"  # the feature path of the visitor's state: state.calm, state.arousal...
 
 
 @dataclass(frozen=True)
@@ -835,13 +834,43 @@ def load_show(path: str | Path) -> Show:
 
 
 def _check_references(show: Show, text: str) -> None:
-    """Cross-table checks: mappings name declared streams, passes exist."""
+    """Cross-table checks: every feature a mapping or ``[visitor] sources`` reads is one its
+    stream's type produces, every uniform's control is produced by something, passes exist.
+
+    A typo would otherwise pass ``check`` and leave a control at its idle value for the whole
+    show; the error names the key, its line, and the closest valid name.
+    """
+    import difflib  # only here: validation is the one user
+
     locator = TomlLocator(text)
 
     def fail(key: tuple[str, ...], message: str) -> ShowError:
         line = locator.line(key)
         where = f"{show.path}:{line}" if line else str(show.path)
         return ShowError(f"{where}: {format_path(key)}: {message}")
+
+    def check_feature(key: tuple[str, ...], path: str) -> None:
+        stream, _, name = path.partition(".")
+        if stream == STATE_STREAM:
+            if name not in STATE_FEATURES:
+                close = difflib.get_close_matches(name, sorted(STATE_FEATURES), n=1)
+                raise fail(key, f"the visitor's state has no {name!r}" + (
+                    f" (did you mean {STATE_STREAM}.{close[0]}?)" if close else
+                    f" (known: {', '.join(sorted(STATE_FEATURES))})"))
+            return
+        if stream not in show.streams:
+            declared = ", ".join(sorted(show.streams)) or "none"
+            close = difflib.get_close_matches(stream, sorted(show.streams), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise fail(key, f"stream {stream!r} is not declared in [streams] (declared: "
+                            f"{declared}){hint}")
+        kind = show.streams[stream].type.upper()
+        names = feature_names(kind)
+        if not names.has(name) and name not in MAPPED.get(kind, ()):
+            close_name = names.closest(name)
+            hint = (f"did you mean {stream}.{close_name}?" if close_name
+                    else f"known: {names.describe()}")
+            raise fail(key, f"stream {stream!r} ({kind}) has no feature {name!r} ({hint})")
 
     if not show.passes:
         raise fail(("passes",), "a show needs at least one [[passes]] entry")
@@ -856,20 +885,12 @@ def _check_references(show: Show, text: str) -> None:
         raise fail(("streams", STATE_STREAM), f"{STATE_STREAM!r} is reserved for the visitor's"
                    " state (state.calm...); give the stream another key")
     for quantity, source in show.visitor.sources.items():
-        if source.split(".", 1)[0] not in show.streams:
-            raise fail(("visitor", "sources", quantity),
-                       f"stream {source.split('.', 1)[0]!r} is not declared in [streams]")
+        check_feature(("visitor", "sources", quantity), source)
     for i, mapping in enumerate(show.mappings):
-        if mapping.stream == STATE_STREAM and mapping.feature_name not in STATE_FEATURES:
-            raise fail(("mappings", str(i), "feature"),
-                       f"the visitor's state has no {mapping.feature_name!r} (known: "
-                       f"{', '.join(sorted(STATE_FEATURES))})")
-        if mapping.stream not in show.streams and mapping.stream != STATE_STREAM:
-            declared = ", ".join(sorted(show.streams)) or "none"
-            raise fail(
-                ("mappings", str(i), "feature"),
-                f"stream {mapping.stream!r} is not declared in [streams] (declared: {declared})",
-            )
+        check_feature(("mappings", str(i), "feature"), mapping.feature)
+    produced = {m.control for m in show.mappings} | set(show.idle.controls)
+    if show.idle.breath_control:
+        produced.add(show.idle.breath_control)
     for i, spec in enumerate(show.passes):
         for key in ("shader", "compute"):
             path = getattr(spec, key)
@@ -882,6 +903,14 @@ def _check_references(show: Show, text: str) -> None:
                            f"not a usable file name ({error.strerror or error})") from None
             if not found:
                 raise fail(("passes", str(i), key), f"shader file not found: {path}")
+        for table in ("uniforms", "integrals"):
+            for uniform, control in getattr(spec, table).items():
+                if control not in produced:
+                    close = difflib.get_close_matches(control, sorted(produced), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise fail(("passes", str(i), table, uniform),
+                               f"control {control!r} is produced by nothing (no [[mappings]]"
+                               f" control, [idle] controls entry or breath_control){hint}")
     # The pass graph: names, inputs, sizes, particle keys, cycles.
     try:
         plan_passes([spec.to_spec() for spec in show.passes])

@@ -25,6 +25,12 @@ annotation convention ``60 / mean(RR)`` without a step lag.
 
 HRV uses only *normal-to-normal* intervals: SDNN over the last ``hrv_window_s``,
 RMSSD over successive differences of adjacent accepted intervals in the same window.
+
+Signal quality (``quality.py``) is judged here too, for every source alike: a beat reaches the
+rate and HRV only while the source is trusted. Otherwise the values hold the last trustworthy
+ones, and the status says why (``warming up``, ``noisy``, ``irregular``). When trust is
+(re)gained, the rate restarts from the intervals of the run of beats that earned it, so no
+noise interval survives into it: the rate is right from the first trusted beat.
 """
 
 from __future__ import annotations
@@ -32,14 +38,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from installation.features.beat_timing import BeatPredictor, PredictorSettings
+from installation.features.quality import BeatQuality, QualitySettings
 from installation.messages import Status
 
 __all__ = ["BeatSettings", "BeatTracker"]
+
+_HELD = ("heart_rate", "rr", "hrv_rmssd", "hrv_sdnn")  # frozen while the source is not trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +61,13 @@ class BeatSettings:
     median_beats: int = 9  # reference for the artefact rules
     outlier_fraction: float = 0.25
     accept_run: int = 3
+    rhythm_change: tuple[float, float] = (0.6, 1.67)  # a new rhythm's RR vs the old one's
     hrv_window_s: float = 60.0
     hrv_min_intervals: int = 10
     pulse_tau_s: float = 0.25
     neutral_heart_rate: float = 70.0
+    no_beat_s: float = 3.0  # no beat for this long: stale ("no beat for N s")
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
 
 class BeatTracker:
@@ -74,7 +86,7 @@ class BeatTracker:
         # Normal-to-normal intervals: (time of the later beat, rr, adjacent to the previous NN).
         self._nn: deque[tuple[float, float, bool]] = deque()
         self._rejected: list[float] = []
-        self._held = math.nan  # an outlier waiting for the next interval (ectopic pairs)
+        self._held_rr = math.nan  # an outlier waiting for the next interval (ectopic pairs)
         self._hrv_cache: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
         self._nn_version = 0
         self._last_nn_t = math.nan  # time of the NN interval accepted just before, if any
@@ -84,14 +96,18 @@ class BeatTracker:
         self._broken = False  # the next beat starts no interval (after a gap or reset)
         self.beat_count = 0
         self.artefacts = 0
+        self.quality = BeatQuality(cfg.quality)
+        self._detected = math.nan  # the latest beat of any kind (for "no beat for N s")
+        self._judge_broken = True  # the next beat has no interval for the quality judge
+        self._held: dict[str, float] = {}  # the values at the last trusted beat
         self.predictor = BeatPredictor(PredictorSettings(rr_min_s=cfg.rr_min_s,
                                                          rr_max_s=cfg.rr_max_s))
 
     # ------------------------------------------------------------------ input
     @property
     def last_beat(self) -> float:
-        """Time of the latest beat (NaN before the first)."""
-        return self._last_beat
+        """Time of the latest detected beat, trusted or not (NaN before the first)."""
+        return self._detected
 
     @property
     def median_rr(self) -> float:
@@ -102,44 +118,108 @@ class BeatTracker:
     def has_rate(self) -> bool:
         return bool(self._hr_rr)
 
-    def rhythm_status(self, since: float, no_beat_s: float) -> tuple[Status, str]:
-        """The health every heart source reports: ``stale`` while no rate is known yet or no
-        beat came for ``no_beat_s`` (``since``: seconds since the last beat, inf if none)."""
+    def rhythm_status(self, t: float) -> tuple[Status, str]:
+        """The health every heart source reports at ``t``: ``invalid`` "noisy" while the
+        beats are not a heart's, ``stale`` while no beat came for ``no_beat_s`` ("no beat for
+        N s"), "irregular" for flutter-like activity, "warming up" until trust is first
+        earned; else ``ok``."""
+        no_beat_s = self.settings.no_beat_s
+        q = self.quality
+        since = t - self._detected if math.isfinite(self._detected) else math.inf
         if math.isfinite(since) and since > no_beat_s:
+            if not q.trusted and q.hold_reason == "noisy" and t - q.last_bad_t <= no_beat_s:
+                return Status.INVALID, "noisy"  # an artefact burst, not a heart that stopped
             return Status.STALE, f"no beat for {since:.0f} s"
-        if not self.has_rate or since > no_beat_s:
-            return Status.STALE, "warming up"
-        return Status.OK, ""
+        if q.trusted and self.has_rate and since <= no_beat_s:
+            return Status.OK, ""
+        if q.hold_reason == "noisy":
+            return Status.INVALID, "noisy"
+        return Status.STALE, q.hold_reason or "warming up"
 
     def break_chain(self) -> None:
-        """The next beat must not form an interval with the previous one (a gap, a reset)."""
+        """The next beat must not form an interval with the previous one (a gap, a reset),
+        and the source must earn its trust again."""
         self._broken = True
         self._chain = False
+        self._judge_broken = True
+        self.quality.restart()
         self.predictor.break_chain()
 
-    def add_beat(self, t: float) -> None:
-        """Record a beat at time ``t`` (the interval to the previous beat, if any, is judged)."""
+    def add_beat(self, t: float, neighbours: float = math.nan, previous: float = math.nan,
+                 amplitude: float = math.nan, template: float = math.nan) -> bool:
+        """Record a beat detected at ``t`` with its quality scores (see
+        :meth:`BeatQuality.add`); returns whether it counts as good."""
+        prev = self._detected
+        rr = t - prev if math.isfinite(prev) and t > prev and not self._judge_broken \
+            else math.nan
+        return self._beat(t, rr, neighbours, previous, amplitude, template,
+                          self.add_beat_unjudged)
+
+    def add_interval(self, rr: float, t: float) -> bool:
+        """Record a beat at ``t`` known only by its interval ``rr`` (s) to the previous one."""
+        judged = math.nan if self._judge_broken else rr
+        return self._beat(t, judged, math.nan, math.nan, math.nan, math.nan,
+                          lambda tb: self._interval_unjudged(rr, tb))
+
+    def _beat(self, t: float, rr: float, neighbours: float, previous: float,
+              amplitude: float, template: float, feed) -> bool:
+        self._detected = t
+        self._judge_broken = False
+        self.beat_count += 1
+        q = self.quality
+        good = q.add(t, rr, neighbours, previous, amplitude, template)
+        if q.entered:
+            self._reseed(q.entry_rr, t)
+        elif q.trusted and good:
+            feed(t)
+            self._held = {k: v for k, v in self.values(t).items() if k in _HELD}
+        else:
+            # An untrusted or bad beat (noise, a PVC unlike the heart's beats) reaches neither
+            # the rate nor the HRV nor the forecast, and no interval may span it.
+            self._broken = True
+            self._chain = False
+            self._last_beat = t
+            self.predictor.break_chain()
+        return good
+
+    def add_beat_unjudged(self, t: float) -> None:
+        """Feed a trusted beat to the rate and HRV (interval to the previous fed beat)."""
         prev = self._last_beat
         self._last_beat = t
-        self.beat_count += 1
         self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken and math.isfinite(prev) and t > prev:
             self.add_rr(t - prev, t)
 
-    def add_interval(self, rr: float, t: float) -> None:
-        """Record a beat at ``t`` known only by its interval ``rr`` (s) to the previous one."""
+    def _interval_unjudged(self, rr: float, t: float) -> None:
         self._last_beat = t
-        self.beat_count += 1
         self.predictor.add_beat(t)
         broken, self._broken = self._broken, False
         if not broken:
             self.add_rr(rr, t)
 
+    def _reseed(self, intervals: tuple[float, ...], t: float) -> None:
+        """Trust was just earned: the rate starts from the run that earned it."""
+        self._hr_rr.clear()
+        self._hr_rr.extend(intervals)
+        if intervals:  # enough of a reference that the artefact rules judge the next ones
+            while len(self._hr_rr) < 3:
+                self._hr_rr.appendleft(statistics.median(intervals))
+        self._rejected.clear()
+        self._held_rr = math.nan
+        if intervals:
+            self._last_rr = intervals[-1]
+        self._last_beat = t
+        self._broken = False
+        self._chain = False
+        self.predictor.break_chain()  # the forecast starts from the run that earned trust
+        self.predictor.add_beat(t)
+        self._held = {k: v for k, v in self.values(t).items() if k in _HELD}
+
     def add_rr(self, rr: float, t: float) -> None:
         """Judge one RR interval (s) ending at time ``t``; see the module notes for the rules."""
         cfg = self.settings
-        held, self._held = self._held, math.nan
+        held, self._held_rr = self._held_rr, math.nan
         if not (cfg.rr_min_s <= rr <= cfg.rr_max_s):
             self._outlier(rr)
             return
@@ -171,7 +251,7 @@ class BeatTracker:
         if k in (2, 3) and abs(rr / k - ref) <= tol:
             self._hr_rr.extend([rr / k] * k)  # a missed beat: rate only, never HRV
             return
-        self._held = rr
+        self._held_rr = rr
 
     def _accept(self, rr: float, t: float) -> None:
         self._hr_rr.append(rr)
@@ -200,6 +280,9 @@ class BeatTracker:
         m = statistics.median(run)
         if any(abs(r - m) > cfg.outlier_fraction * m for r in run):
             return False
+        ref = self.median_rr
+        if math.isfinite(ref) and not cfg.rhythm_change[0] <= m / ref <= cfg.rhythm_change[1]:
+            return False  # no heart doubles (or halves) its rate within a few beats
         self._hr_rr.clear()
         self._hr_rr.extend(run)
         self._last_rr = run[-1]
@@ -226,18 +309,25 @@ class BeatTracker:
         rr = statistics.fmean(recent) if recent else 60.0 / cfg.neutral_heart_rate
         since = t - self._last_beat if math.isfinite(self._last_beat) else math.inf
         pulse = math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since) else 0.0
-        phase = min(max(since / rr, 0.0), 1.0 - 1e-9) if math.isfinite(since) else 0.0
         rmssd, sdnn = self.hrv(t)
-        return self.predictor.values(t, rr) | {
+        values = self.predictor.values(t, rr) | {
             "since_beat_s": max(since, 0.0) if math.isfinite(since) else 0.0,
             "heart_rate": 60.0 / rr,
             "rr": self._last_rr if math.isfinite(self._last_rr) else rr,
             "hrv_rmssd": rmssd,
             "hrv_sdnn": sdnn,
-            "beat_pulse": pulse,
-            "beat_phase": phase,
-            "beat_count": float(self.beat_count),
         }
+        if not self.quality.trusted:
+            values.update(self._held)  # the last trustworthy values, not the noise's
+            pulse = 0.0  # an untrusted "beat" must not pulse the picture
+            values["beat_confidence"] = 0.0  # nor be forecast with any confidence
+        held_rr = 60.0 / values["heart_rate"]
+        values["beat_pulse"] = pulse
+        values["beat_phase"] = min(max(since / held_rr, 0.0), 1.0 - 1e-9) if math.isfinite(
+            since) else 0.0
+        values["beat_count"] = float(self.beat_count)
+        values["signal_quality"] = self.quality.index
+        return values
 
     def hrv(self, t: float) -> tuple[float, float]:
         """``(RMSSD, SDNN)`` in ms over the NN intervals of the last ``hrv_window_s``."""

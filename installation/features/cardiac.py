@@ -16,29 +16,46 @@ nor neurokit2 offers an incremental detector that keeps its state between chunks
 Everything is defined on absolute sample indices, so the result does not depend on how the
 stream is cut into chunks. Filters run vectorised over each chunk with ``sosfilt`` state
 carried in ``zi``; only the (few) candidate beats are visited in a Python loop.
+
+Signal quality (``quality.py``, ``docs/signal-quality.md``): each beat's shape (the ECG from
+100 ms before to 50 ms after the R-peak, low-passed at 40 Hz) is matched with its neighbours'
+and with the median of the last accepted beats, and every second the VF-filter leakage of the
+last 4 s says whether the rhythm is organised at all. A candidate that is early, unlike the
+template and not larger than a QRS is electrode motion or muscle noise, not an ectopic beat
+(those are large): it is dropped, and it teaches the levels nothing; so is an early one
+under half the size of the good beats (a T wave, a noise spike). The levels themselves
+are robust to artefacts: measured against the median peak of the last good beats, a burst
+can neither raise the signal level beyond ``level_clip`` times it nor lift the noise level
+above ``noise_ceiling`` times it, so the detector is not blind to the clean beats after it.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
 
+from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.quality import BeatShapes, vf_leakage
 from installation.features.respiration import SeriesRate, SeriesRateSettings
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["CardiacExtractor", "CardiacSettings"]
 
 
 @dataclass(frozen=True, slots=True)
 class CardiacSettings:
-    """Settings of :class:`CardiacExtractor` (times in seconds, frequencies in Hz)."""
+    """Settings of :class:`CardiacExtractor` (times in seconds, frequencies in Hz).
+
+    Heart-rate, HRV, pulse and "no beat" settings are in ``beats`` (shared with PPG and RR);
+    the sample clock and the raw-signal gates in ``clock`` and ``gates``.
+    """
 
     channel: int = 0
     band: tuple[float, float] = (5.0, 18.0)  # QRS energy; rejects P/T waves and wander
@@ -54,21 +71,25 @@ class CardiacSettings:
     decay_tau_s: float = 0.8
     relearn_s: float = 4.0  # no beat for this long: re-learn levels from the last learn_s
     level_alpha: float = 0.125  # Pan-Tompkins running-estimate weight
-    rr_min_s: float = 0.25
-    rr_max_s: float = 3.0
-    hr_beats: int = 5  # heart rate = 60 / mean of the last hr_beats accepted RR intervals
-    pulse_tau_s: float = 0.25
-    no_beat_s: float = 3.0
-    flat_window_s: float = 0.5
-    flat_tolerance: float = 1e-6  # peak-to-peak (signal units) below which the lead is off
-    invalid_hold_s: float = 0.5  # non-finite samples keep status INVALID this long
-    gap_factor: float = 2.5  # a sample interval this many times the nominal one is a gap
-    rate_tolerance: float = 0.2  # relative change of the measured rate that resets state
-    rate_samples: int = 16  # sample intervals used to measure (and watch) the rate
-    neutral_heart_rate: float = 70.0
-    beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, HRV (the
-    # rr_min_s, rr_max_s, hr_beats, pulse_tau_s, neutral_heart_rate above override its own)
+    level_clip: float = 2.0  # no beat counts as more than this times the good beats' peaks
+    noise_ceiling: float = 0.4  # the noise level stays below this fraction of them
+    shape_before_s: float = 0.1  # beat shape for the quality index: around the R-peak
+    shape_after_s: float = 0.05
+    shape_lowpass: float = 40.0  # Hz: muscle noise and hum must not make shapes alike
+    mains_hz: tuple[float, ...] = (50.0, 60.0)  # notched out of the shapes
+    reject_corr: float = 0.6  # an early candidate less like the template than this...
+    reject_early: float = 0.85  # ...arriving before this fraction of the median RR...
+    reject_size: float = 1.3  # ...and no larger than this times the signal level: noise
+    reject_small: float = 0.5  # an early candidate under this fraction of good beats: noise
+    organisation_window_s: float = 4.0  # VF-filter leakage over this much ECG
+    organisation_every_s: float = 1.0
+    artefact_factor: float = 4.0  # detection signal this many times the good beats': artefact
+    artefact_every_s: float = 0.25  # how often that is looked for
+    untrusted_relearn_s: float = 1.0  # while the beats are judged noise: re-learn levels
+    beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, rate, HRV
     edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
+    clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=SignalGates)  # flat line: electrode off
 
 
 @dataclass(slots=True)
@@ -76,38 +97,47 @@ class _Levels:
     spk: float = 0.0
     npk: float = 0.0
     ready: bool = False
+    # Peaks of the last good beats: a robust reference no artefact can inflate.
+    good_peaks: deque = field(default_factory=lambda: deque(maxlen=8))
+
+    @property
+    def reference(self) -> float:
+        """Median peak of the recent good beats (NaN with fewer than 3)."""
+        return float(np.median(self.good_peaks)) if len(self.good_peaks) >= 3 else math.nan
 
 
 @dataclass(slots=True)
 class _State:
     """Everything the detector remembers between chunks (reset on a rate change)."""
 
-    dt: float = 0.0  # measured sample interval; 0 until known
-    pending_ts: list[np.ndarray] = field(default_factory=list)  # samples before dt is known
-    pending_x: list[np.ndarray] = field(default_factory=list)
-    recent_dt: np.ndarray = field(default_factory=lambda: np.empty(0))
-    last_ts: float = math.nan
     sos_band: np.ndarray | None = None
     sos_hp: np.ndarray | None = None
     zi_band: np.ndarray | None = None
     zi_hp: np.ndarray | None = None
-    need_restart: bool = True  # next finite sample starts a fresh filter segment
+    sos_edr: np.ndarray | None = None  # high-pass only: the R-wave size for breathing
+    zi_edr: np.ndarray | None = None
+    fresh: bool = True  # the next run starts fresh filters
     # History on absolute sample indices: index of hist[0] is n0.
     n0: int = 0
     hist_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_hp: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_f: np.ndarray = field(default_factory=lambda: np.empty(0))
     hist_raw: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hist_edr: np.ndarray = field(default_factory=lambda: np.empty(0))
+    next_organisation: int = 0  # absolute index of the next rhythm-organisation check
+    next_artefact: int = 0  # absolute index of the next artefact check
+    relearned: int = 0  # absolute index of the last re-learning while untrusted
     ma_tail: np.ndarray = field(default_factory=lambda: np.empty(0))  # for the moving average
     levels: _Levels = field(default_factory=_Levels)
     learn_at: int = -1  # absolute index at which levels are (re)learnt
     search_from: int = 0  # no crossing may start before this index
+    report_from: int = 0  # no beat is reported before this index (the end of learning)
     crossing: int = -1  # pending crossing waiting for locate_after samples
     last_r: int = -1  # absolute index of the last R-peak (-1: none in this segment)
     anchor: int = 0  # last beat or (re)learning point: relearn_s after it, levels are re-learnt
 
 
-class CardiacExtractor:
+class CardiacExtractor(Extractor):
     """Causal heart-beat detector and heart-rate features for one ECG stream.
 
     Parameters
@@ -120,170 +150,75 @@ class CardiacExtractor:
     Notes
     -----
     Call with every :class:`Chunk` of the stream in order; each call returns the features at
-    ``chunk.t_end`` and the beats newly reported in that call.
+    ``chunk.t_end`` and the beats newly reported in that call: ``heart_rate`` (bpm,
+    artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn`` (ms, rolling), ``beat_pulse``,
+    ``beat_phase``, ``beat_count``, ``resp_rate`` (breaths/min from the R-amplitude EDR; 0
+    until known), ``since_beat_s`` (s since the latest beat: counted from the estimated R-peak
+    as soon as the QRS crosses the threshold, ``locate_after_s`` before the beat is reported,
+    while the source is trusted), the forecast ``next_beat_in_s``, ``beat_phase_pred``,
+    ``beat_confidence`` (:mod:`installation.features.beat_timing`; 0 while untrusted),
+    ``signal_quality``; ``events`` holds a ``"beat"`` event per newly reported beat.
     """
 
+    kind = "ECG"
+
     def __init__(self, settings: CardiacSettings | None = None, stream: str = "ecg") -> None:
-        self.settings = settings or CardiacSettings()
-        self.stream = stream
+        super().__init__(settings or CardiacSettings(), stream)
+
+    def _reset(self) -> None:
+        cfg: CardiacSettings = self.settings
         self._s = _State()
-        # Beat history survives resets: the picture keeps its last heart rate through a gap.
-        cfg = self.settings
-        # The flat rr/hr/pulse settings predate BeatSettings and keep their meaning.
-        beat_cfg = replace(
-            cfg.beats, rr_min_s=cfg.rr_min_s, rr_max_s=cfg.rr_max_s, hr_beats=cfg.hr_beats,
-            pulse_tau_s=cfg.pulse_tau_s, neutral_heart_rate=cfg.neutral_heart_rate,
-        )
-        self._tracker = BeatTracker(beat_cfg)
+        # Beat history survives rate changes and gaps: the picture keeps its last heart rate.
+        self._tracker = BeatTracker(cfg.beats)
         # ECG-derived respiration: the R amplitude swings with breathing (chest impedance,
         # heart axis), sampled once per beat.
         self._edr = SeriesRate(cfg.edr)
-        self._last_reported_r = math.nan
-        self._last_bad_t = -math.inf
-        # Threshold crossing -> R-peak offsets of recent beats: a crossing tells of a beat
+        self._shapes = BeatShapes()
+        # Threshold crossing -> R-peak offsets of recent good beats: a crossing tells of a beat
         # locate_after_s before the R-peak is located, at about crossing - this offset.
         self._onset_offsets: deque[float] = deque(maxlen=9)
 
-    # ------------------------------------------------------------------ public
-    def __call__(self, chunk: Chunk) -> Features:
-        """Process one chunk and return the features at ``chunk.t_end``.
-
-        Parameters
-        ----------
-        chunk
-            Next ECG chunk (any length, including zero). Non-finite samples, flat segments
-            and gaps are tolerated.
-
-        Returns
-        -------
-        Features
-            ``heart_rate`` (bpm, artefact-corrected), ``rr`` (s), ``hrv_rmssd``, ``hrv_sdnn``
-            (ms, rolling), ``beat_pulse``, ``beat_phase``, ``beat_count``, ``resp_rate``
-            (breaths/min from the R-amplitude EDR; 0 until known), ``since_beat_s`` (s since
-            the latest beat: counted from the estimated R-peak as soon as the QRS crosses the
-            threshold, ``locate_after_s`` before the beat is reported), the forecast
-            ``next_beat_in_s``, ``beat_phase_pred``, ``beat_confidence``
-            (:mod:`installation.features.beat_timing`); ``events`` holds a
-            ``"beat"`` event per newly reported beat.
-        """
-        events: list[Event] = []
-        if chunk.n and not (chunk.info.is_numeric and chunk.data.shape[1] > self.settings.channel):
-            feats = self._features(chunk, events)
-            reason = f"no numeric channel {self.settings.channel}"
-            return Features(self.stream, feats.t, feats.values, Status.INVALID, reason)
-        if chunk.n:
-            ts = np.asarray(chunk.timestamps, dtype=np.float64)
-            x = np.asarray(chunk.data[:, self.settings.channel], dtype=np.float64)
-            events = self._ingest(ts, x)
-        return self._features(chunk, events)
-
-    # ------------------------------------------------------------------ ingestion
-    def _ingest(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
-        s = self._s
-        good = np.isfinite(x) & np.isfinite(ts)
-        if not good.all():
-            bad_ts = ts[~good & np.isfinite(ts)]
-            if bad_ts.size:
-                self._last_bad_t = max(self._last_bad_t, float(bad_ts.max()))
-        if s.dt <= 0.0:
-            return self._collect_for_rate(ts, x)
-        if self._rate_changed(ts[good]):
-            self._reset()
-            return self._collect_for_rate(ts, x)
-        return self._process(ts, x, good)
-
-    def _collect_for_rate(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
-        """Hold samples until enough intervals are seen to measure the sample rate."""
-        s = self._s
-        s.pending_ts.append(ts)
-        s.pending_x.append(x)
-        all_ts = np.concatenate(s.pending_ts)
-        all_x = np.concatenate(s.pending_x)
-        fin = np.isfinite(all_ts)
-        d = np.diff(all_ts[fin])
-        d = d[d > 0]
-        if d.size < self.settings.rate_samples:
-            return []
-        s.dt = float(np.median(d))
-        s.recent_dt = d[-self.settings.rate_samples :]
-        self._design()
-        s.pending_ts, s.pending_x = [], []
-        s.last_ts = math.nan
-        s.need_restart = True
-        ok = np.isfinite(all_x) & fin
-        return self._process(all_ts, all_x, ok)
-
-    def _rate_changed(self, ts_good: np.ndarray) -> bool:
-        s = self._s
-        if ts_good.size == 0:
-            return False
-        prev = np.array([s.last_ts]) if np.isfinite(s.last_ts) else np.empty(0)
-        d = np.diff(np.concatenate([prev, ts_good]))
-        d = d[d > 0]
-        if d.size == 0:
-            return False
-        s.recent_dt = np.concatenate([s.recent_dt, d])[-self.settings.rate_samples :]
-        if s.recent_dt.size < self.settings.rate_samples:
-            return False
-        med = float(np.median(s.recent_dt))
-        return abs(med - s.dt) > self.settings.rate_tolerance * s.dt
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._s = _State()  # every index and filter depends on the rate
+            self._shapes.clear()
+            self._design()
+        self._s.fresh = True
 
     def _design(self) -> None:
         s, cfg = self._s, self.settings
-        fs = 1.0 / s.dt
+        fs = self._clock.fs
         nyq = 0.5 * fs
         lo, hi = cfg.band[0], min(cfg.band[1], 0.45 * fs)
         lo = min(lo, 0.5 * hi)
         s.sos_band = signal.butter(cfg.band_order, [lo / nyq, hi / nyq], "bandpass", output="sos")
-        s.sos_hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
-
-    def _reset(self) -> None:
-        """Forget the rate and all filter/detector state (the beat history is kept)."""
-        self._s = _State()
-        self._tracker.break_chain()
+        hp = signal.butter(1, min(cfg.highpass, 0.4 * nyq) / nyq, "highpass", output="sos")
+        lp = signal.butter(2, min(cfg.shape_lowpass, 0.4 * fs) / nyq, output="sos")
+        # Mains hum makes any two windows alike: notch it out of the shapes too (a strap on a
+        # chair picks up little else). One cascade (a single sosfilt call per chunk): the
+        # R-peak is located on the same conditioned ECG that gives the beat shapes.
+        notches = [signal.tf2sos(*signal.iirnotch(hz, 10.0, fs)) for hz in cfg.mains_hz
+                   if hz < 0.45 * fs]
+        s.sos_hp = np.concatenate([hp, lp, *notches])
+        # The R-wave size for breathing is measured on the high-passed ECG alone: the
+        # low-pass and notches change the sampled peak beat to beat, which made the first
+        # breathing estimates erratic (demo session: 13.4, 6.0, 12.7 vs a steady 20.25
+        # breaths/min high-passed only; issue 15).
+        s.sos_edr = hp
 
     def _n(self, seconds: float) -> int:
-        return max(1, round(seconds / self._s.dt))
+        return max(1, round(seconds / self._clock.dt))
 
-    def _process(self, ts: np.ndarray, x: np.ndarray, good: np.ndarray) -> list[Event]:
-        s, cfg = self._s, self.settings
-        # A new filter segment starts after non-finite samples and at time gaps.
-        prev = s.last_ts if np.isfinite(s.last_ts) else -math.inf
-        starts = np.zeros(ts.size, dtype=bool)
-        idx = np.flatnonzero(good)
-        if idx.size == 0:
-            s.need_restart = True
-            return []
-        gts = ts[idx]
-        gaps = np.diff(np.concatenate([[prev], gts])) > cfg.gap_factor * s.dt
-        starts[idx[gaps]] = True
-        # A sample right after a non-finite one also restarts.
-        after_bad = np.zeros(ts.size, dtype=bool)
-        after_bad[1:] = ~good[:-1]
-        starts |= after_bad & good
-        if s.need_restart:
-            starts[idx[0]] = True
-        s.need_restart = not good[-1]
-        s.last_ts = float(gts[-1])
-
-        events: list[Event] = []
-        seg_bounds = np.flatnonzero(starts[idx])
-        cuts = np.concatenate([[0], seg_bounds, [idx.size]])
-        for a, b in itertools.pairwise(cuts):
-            if b <= a:
-                continue
-            restart = bool(starts[idx[a]])
-            events.extend(self._segment(gts[a:b], x[idx[a:b]], restart))
-        return events
-
-    def _segment(self, ts: np.ndarray, x: np.ndarray, restart: bool) -> list[Event]:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         """Filter one continuous run of finite samples and run the detector on it."""
         s, cfg = self._s, self.settings
-        assert s.sos_band is not None and s.sos_hp is not None
-        if restart or s.zi_band is None:
+        assert s.sos_band is not None and s.sos_hp is not None and s.sos_edr is not None
+        if s.fresh or s.zi_band is None:
             # Start filters as if the signal had sat at its first value: no step transient.
+            s.fresh = False
             s.zi_band = signal.sosfilt_zi(s.sos_band) * x[0]
             s.zi_hp = signal.sosfilt_zi(s.sos_hp) * x[0]
+            s.zi_edr = signal.sosfilt_zi(s.sos_edr) * x[0]
             s.ma_tail = np.empty(0)
             s.crossing = -1
             start_abs = s.n0 + s.hist_ts.size
@@ -296,6 +231,7 @@ class CardiacExtractor:
                 s.learn_at = start_abs + self._n(cfg.learn_s)
         band, s.zi_band = signal.sosfilt(s.sos_band, x, zi=s.zi_band)
         hp, s.zi_hp = signal.sosfilt(s.sos_hp, x, zi=s.zi_hp)
+        edr, s.zi_edr = signal.sosfilt(s.sos_edr, x, zi=s.zi_edr)
         # Causal moving average of |band| over energy_window_s, carried across chunks.
         w = self._n(cfg.energy_window_s)
         mag = np.concatenate([s.ma_tail, np.abs(band)])
@@ -309,8 +245,10 @@ class CardiacExtractor:
         s.hist_hp = np.concatenate([s.hist_hp, hp])
         s.hist_f = np.concatenate([s.hist_f, f])
         s.hist_raw = np.concatenate([s.hist_raw, x])
+        s.hist_edr = np.concatenate([s.hist_edr, edr])
         events = self._detect()
-        keep = self._n(max(cfg.learn_s, cfg.relearn_s) + 1.0)
+        self._organisation()
+        keep = self._n(max(cfg.learn_s, cfg.relearn_s, cfg.organisation_window_s) + 1.0)
         if s.hist_ts.size > keep:
             drop = s.hist_ts.size - keep
             s.n0 += drop
@@ -318,7 +256,30 @@ class CardiacExtractor:
             s.hist_hp = s.hist_hp[drop:]
             s.hist_f = s.hist_f[drop:]
             s.hist_raw = s.hist_raw[drop:]
+            s.hist_edr = s.hist_edr[drop:]
         return events
+
+    def _organisation(self) -> None:
+        """Every ``organisation_every_s``: is the rhythm made of beats at all (flutter)? And
+        every ``artefact_every_s``: is there activity far larger than any QRS (a burst)?"""
+        s, cfg = self._s, self.settings
+        end = s.n0 + s.hist_ts.size
+        ref = s.levels.reference
+        if end >= s.next_artefact and math.isfinite(ref):
+            k = self._n(cfg.artefact_every_s)
+            s.next_artefact = end + k
+            if float(s.hist_f[-k:].max()) > cfg.artefact_factor * ref:
+                self._tracker.quality.reject(float(s.hist_ts[-1]))
+        n = self._n(cfg.organisation_window_s)
+        if end < s.next_organisation or s.hist_hp.size < n:
+            return
+        s.next_organisation = end + self._n(cfg.organisation_every_s)
+        whole, recent = vf_leakage(s.hist_hp[-n:]), vf_leakage(s.hist_hp[-(n // 2):])
+        q = self._tracker.quality
+        # Flutter-like only when the whole window and its last half are; over once the last
+        # half is not (recovering as soon as beats return, without flickering back in while
+        # the window still holds the flutter).
+        q.set_organisation(recent if q.irregular else max(whole, recent))
 
     # ------------------------------------------------------------------ detection
     def _learn(self, end: int) -> None:
@@ -328,10 +289,15 @@ class CardiacExtractor:
         raw = s.hist_raw[a - s.n0 : end - s.n0]
         # A flat lead only holds filter ringing: levels learnt from it would turn numerical
         # noise into beats, so stay unready until the signal returns.
-        s.levels.ready = bool(seg.size) and float(np.ptp(raw)) > cfg.flat_tolerance
+        s.levels.ready = bool(seg.size) and float(np.ptp(raw)) > cfg.gates.flat_tolerance
         if s.levels.ready:
-            s.levels.spk = float(seg.max())
+            ref = s.levels.reference
+            peak = float(seg.max())
+            # Re-learning after an artefact burst must not learn the burst as the QRS size.
+            s.levels.spk = min(peak, cfg.level_clip * ref) if math.isfinite(ref) else peak
             s.levels.npk = float(np.median(seg))
+            if math.isfinite(ref):
+                s.levels.npk = min(s.levels.npk, cfg.noise_ceiling * ref)
             s.levels.ready = s.levels.spk > s.levels.npk
 
     def _threshold(self, i0: int, i1: int) -> np.ndarray:
@@ -344,7 +310,7 @@ class CardiacExtractor:
             rr = self._tracker.median_rr if self._tracker.has_rate else 1.0
             start = s.last_r + self._n(cfg.decay_after_rr * rr)
             k = np.arange(i0, i1) - start
-            decay = np.exp(-np.clip(k, 0, None) * s.dt / cfg.decay_tau_s)
+            decay = np.exp(-np.clip(k, 0, None) * self._clock.dt / cfg.decay_tau_s)
             floor = min(2.0 * lv.npk, base)
             thr = np.maximum(base * decay, floor)
         return thr
@@ -362,14 +328,21 @@ class CardiacExtractor:
                 if not s.levels.ready:
                     s.learn_at += self._n(cfg.learn_s)  # nothing to learn from (flat): later
                     continue
-                s.search_from = max(s.search_from, s.learn_at)
+                # The learning window holds beats too: search it now the levels are known.
+                # Its beats are reported once, late (up to learn_s), so a pulse must only
+                # follow beats reported in time (BeatTracker); trust comes a beat or two
+                # sooner than if they were thrown away.
+                s.search_from = max(s.search_from, s.learn_at - self._n(cfg.learn_s))
+                s.report_from = s.learn_at
                 s.anchor = s.learn_at
                 s.learn_at = -1
             if s.crossing >= 0:
                 c = s.crossing
                 if end <= c + after:
                     return events
-                events.append(self._confirm(c, before, after))
+                beat = self._confirm(c, before, after)
+                if beat is not None:
+                    events.append(beat)
                 continue
             # Levels go stale when nothing is detected for a long time: re-learn them.
             relearn = s.anchor + self._n(cfg.relearn_s)
@@ -393,10 +366,35 @@ class CardiacExtractor:
                     s.learn_at = relearn + self._n(cfg.learn_s)
                 continue
             s.search_from = max(s.search_from, end)
+            self._relearn_if_untrusted(end)
             return events
 
-    def _confirm(self, c: int, before: int, after: int) -> Event:
-        """Locate the R-peak around crossing ``c`` and update the adaptive levels."""
+    def _relearn_if_untrusted(self, end: int) -> None:
+        """While the beats are judged noise, re-learn the levels every ``untrusted_relearn_s``.
+
+        Levels learnt on noise sit below the floor of a real ECG that follows it (a strap put
+        on after lying on a chair): its detection signal never falls below the threshold, so
+        no rising crossing, and no QRS, is ever seen. Learning afresh from the last
+        ``learn_s`` finds the QRS as the peak, and the detector locks on within a beat.
+        """
+        s, cfg = self._s, self.settings
+        q = self._tracker.quality
+        if q.trusted or q.hold_reason != "noisy" or s.crossing >= 0:
+            return
+        if end - s.relearned < self._n(cfg.untrusted_relearn_s) or end - s.n0 < self._n(
+                cfg.learn_s):
+            return
+        s.relearned = end
+        self._learn(end)
+        if not s.levels.ready:
+            s.learn_at = end + self._n(cfg.learn_s)
+
+    def _confirm(self, c: int, before: int, after: int) -> Event | None:
+        """Locate the R-peak around crossing ``c``, judge it, update the adaptive levels.
+
+        Returns the beat, or ``None`` for a candidate judged to be noise (see the module
+        notes); the search then goes on right after it.
+        """
         s, cfg = self._s, self.settings
         a = max(c - before, s.n0, s.search_from - before)
         b = c + after + 1
@@ -404,13 +402,29 @@ class CardiacExtractor:
         dev = np.abs(hp - np.median(hp))
         r = a + int(np.argmax(dev))
         peak_f = float(s.hist_f[c - s.n0 : b - s.n0].max())
+        t_r = float(s.hist_ts[r - s.n0])
         lv = s.levels
+        shape = self._beat_shape(r, b)
+        tracker = self._tracker
+        early = (math.isfinite(tracker.last_beat) and tracker.has_rate
+                 and t_r - tracker.last_beat < cfg.reject_early * tracker.median_rr)
+        ref = lv.reference
+        small = math.isfinite(ref) and peak_f < cfg.reject_small * ref
+        if (shape is not None and early and peak_f < cfg.reject_size * lv.spk
+                and (small or self._shapes.template(shape) < cfg.reject_corr)):
+            s.crossing = -1
+            s.search_from = b
+            tracker.quality.reject(t_r)
+            return None
         if s.last_r >= 0:
-            # Noise level: the largest detection-signal excursion between the two beats.
+            # Noise level: the largest detection-signal excursion between the two beats,
+            # never above a fraction of the signal level (an artefact is no noise floor).
             na = s.last_r + self._n(cfg.refractory_s)
             nb = c - before
             if nb > na:
                 noise = float(s.hist_f[max(na, s.n0) - s.n0 : nb - s.n0].max(initial=0.0))
+                ref = lv.reference if math.isfinite(lv.reference) else lv.spk
+                noise = min(noise, cfg.noise_ceiling * ref)
                 lv.npk += cfg.level_alpha * (noise - lv.npk)
         base = lv.npk + cfg.threshold_fraction * (lv.spk - lv.npk)
         if peak_f < base:
@@ -418,37 +432,56 @@ class CardiacExtractor:
             # slipped, gain changed). A slow running average would miss the next beats too.
             lv.spk = peak_f
         else:
-            lv.spk += cfg.level_alpha * (peak_f - lv.spk)
-        t_r = float(s.hist_ts[r - s.n0])
-        reported = float(s.hist_ts[b - 1 - s.n0])
-        self._onset_offsets.append(float(s.hist_ts[c - s.n0]) - t_r)
-        self._add_beat(t_r)
-        self._edr.add(t_r, float(hp[r - a] - np.median(hp)))
+            # Clipped against the good beats' peaks once there are some; before (a first
+            # heart after noise), the level must be free to climb to it at once.
+            ref = lv.reference
+            used = min(peak_f, cfg.level_clip * ref) if math.isfinite(ref) else peak_f
+            lv.spk += cfg.level_alpha * (used - lv.spk)
+        # A beat of the learning window is stamped as reported when learning ends: its
+        # latency is what it is, not the window's (chunk-independent, on sample indices).
+        reported = float(s.hist_ts[max(b, s.report_from) - 1 - s.n0])
+        if shape is not None:
+            neighbours, previous = self._shapes.neighbours(shape)
+            good = tracker.add_beat(t_r, neighbours, previous, peak_f,
+                                    self._shapes.template(shape))
+            self._shapes.add(shape, accepted=good)
+            if tracker.quality.entered:
+                self._shapes.restart_template(tracker.quality.settings.entry_beats)
+        else:
+            good = tracker.add_beat(t_r, amplitude=peak_f)
+        if good:
+            lv.good_peaks.append(peak_f)
+            self._onset_offsets.append(float(s.hist_ts[c - s.n0]) - t_r)
+        # Its own largest deviation in the window: the filtered R-peak lags the raw one.
+        edr = s.hist_edr[a - s.n0 : b - s.n0]
+        edr = edr - np.median(edr)
+        self._edr.add(t_r, float(edr[int(np.argmax(np.abs(edr)))]))
         s.last_r = r
         s.anchor = r
         s.crossing = -1
         s.search_from = max(r + self._n(cfg.refractory_s), b)
         return Event("beat", t=t_r, reported=reported)
 
-    def _add_beat(self, t_r: float) -> None:
-        self._tracker.add_beat(t_r)
-        self._last_reported_r = t_r
+    def _beat_shape(self, r: int, b: int) -> np.ndarray | None:
+        """The beat's shape: the low-passed ECG from ``shape_before_s`` before the R-peak at
+        ``r`` up to ``shape_after_s`` after it, or to ``b`` (one past the samples seen at
+        confirmation, which does not depend on how the stream is chunked). None at a start."""
+        s, cfg = self._s, self.settings
+        a = r - self._n(cfg.shape_before_s)
+        end = min(r + self._n(cfg.shape_after_s), b)
+        if a < s.n0:
+            return None
+        return BeatShapes.prepare(s.hist_hp[a - s.n0 : end - s.n0])
 
     # ------------------------------------------------------------------ features
-    def _features(self, chunk: Chunk, events: list[Event]) -> Features:
-        s = self._s
-        t = float(chunk.t_end)
-        if not math.isfinite(t):
-            t = s.last_ts if math.isfinite(s.last_ts) else 0.0
-        last = self._last_reported_r
-        since = t - last if math.isfinite(last) else math.inf
+    def _values(self, t: float) -> dict[str, float]:
         values = self._tracker.values(t)
         values["resp_rate"] = self._edr.rate(t)
-        onset = self._pending_onset()
-        if onset is not None and t >= onset:
-            values["since_beat_s"] = t - onset  # a beat is on its way: known before located
-        status, reason = self._status(chunk, t, since)
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        if self._tracker.quality.trusted:  # a noise crossing must not restart the count
+            onset = self._pending_onset()
+            if onset is not None and t >= onset:
+                values["since_beat_s"] = t - onset  # a beat is on its way: known before located
+        return values
 
     def _pending_onset(self) -> float | None:
         """Estimated R-peak time of a beat whose threshold crossing has been seen but whose
@@ -459,15 +492,5 @@ class CardiacExtractor:
         offset = statistics.median(self._onset_offsets) if self._onset_offsets else 0.0
         return float(s.hist_ts[s.crossing - s.n0]) - offset
 
-    def _status(self, chunk: Chunk, t: float, since: float) -> tuple[Status, str]:
-        cfg, s = self.settings, self._s
-        if chunk.status is not Status.OK:
-            return chunk.status, chunk.reason or chunk.status.value
-        if t - self._last_bad_t <= cfg.invalid_hold_s:
-            return Status.INVALID, "non-finite samples"
-        if s.dt > 0 and s.hist_raw.size:
-            n = self._n(cfg.flat_window_s)
-            tail = s.hist_raw[-n:]
-            if tail.size >= n and np.ptp(tail) <= cfg.flat_tolerance:
-                return Status.INVALID, "flat signal"
-        return self._tracker.rhythm_status(since, cfg.no_beat_s)
+    def _status(self, t: float) -> tuple[Status, str]:
+        return self._tracker.rhythm_status(t)

@@ -1,12 +1,19 @@
 """Electrodermal activity (skin conductance): tonic level, phasic part and SCR events, causally.
 
 * *Smoothed* EDA: causal low-pass at ``smooth_hz`` (electrode and quantisation noise out).
-* *Tonic* level: a much slower causal low-pass (``tonic_hz``), the skin conductance level.
-* *Phasic*: smoothed minus tonic.
-* An *SCR* (skin conductance response) starts where the slope of the smoothed signal turns
-  positive and peaks where it turns negative again; it counts when the slope reached
-  ``onset_slope`` on the way and the rise is at least ``min_amplitude``. It is reported at its
-  peak (that is when a causal detector can know it), stamped with its onset.
+* *Tonic* level (the skin conductance level): a causal *lower envelope*, the minimum of the
+  smoothed signal over the last ``tonic_window_s``, eased with a time constant of
+  ``tonic_tau_s``, and never above the signal. A low-pass (the method before issue 15) lags
+  above a falling signal: on a real resting recording (12.4 -> 4.8 µS) it made the phasic
+  part negative in every frame. An SCR rises above the envelope and decays back to it.
+* *Phasic*: smoothed minus tonic, so ``>= 0`` by construction.
+* An *SCR* (skin conductance response) is found on the smoothed signal less its slow trend
+  (a ``tonic_hz`` low-pass): that removes the slope of a falling or rising level, so an SCR
+  on a falling baseline still turns the slope positive (on the raw signal it may not, and
+  was missed). It starts where that slope turns positive and peaks where it turns negative
+  again; it counts when the slope reached ``onset_slope`` on the way and the rise is at
+  least ``min_amplitude``. It is reported at its peak (that is when a causal detector can
+  know it), stamped with its onset.
 
 Values: ``eda_tonic``, ``eda_phasic`` (signal units, µS for µS input), ``scr_amplitude`` (the
 last SCR's rise), ``scr_rate`` (SCRs per minute over ``rate_window_s``), ``scr_pulse`` (1 at an
@@ -22,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import ClockSettings, SampleClock, channel_samples, chunk_status
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.base import Extractor, SignalGates
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["EdaExtractor", "EdaSettings"]
 
@@ -34,25 +42,30 @@ class EdaSettings:
 
     channel: int = 0
     smooth_hz: float = 1.0
-    tonic_hz: float = 0.05
+    tonic_hz: float = 0.05  # the slow trend removed before looking for SCRs
+    tonic_window_s: float = 8.0  # lower envelope: minimum over this long
+    tonic_tau_s: float = 3.0  # and eased with this time constant
+    episode_max_s: float = 30.0  # a rise kept for the onset search at most this long
     onset_slope: float = 0.05  # units per second
     min_amplitude: float = 0.05  # a common SCR criterion in µS
     rate_window_s: float = 60.0
     pulse_tau_s: float = 2.0
     warmup_s: float = 2.0
-    flat_window_s: float = 2.0
-    flat_tolerance: float = 1e-9
-    saturation_window_s: float = 2.0
     clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=lambda: SignalGates(
+        flat_window_s=2.0, flat_tolerance=1e-9, flat_reason="flat signal (no skin contact?)",
+        saturation_window_s=2.0, saturation_fraction=0.5))
 
 
-class EdaExtractor:
+class EdaExtractor(Extractor):
     """Tonic and phasic skin conductance and SCR events for one EDA stream."""
 
+    kind = "EDA"
+
     def __init__(self, settings: EdaSettings | None = None, stream: str = "eda") -> None:
-        self.settings = settings or EdaSettings()
-        self.stream = stream
-        self._clock = SampleClock(self.settings.clock)
+        super().__init__(settings or EdaSettings(), stream)
+
+    def _reset(self) -> None:
         self._sos: tuple[np.ndarray, np.ndarray] | None = None
         self._scr_times: deque[float] = deque()
         self._last_amp = 0.0
@@ -71,21 +84,19 @@ class EdaExtractor:
         self._onset_y = math.nan
         self._steep = False
         self._skip = 0
+        self._ybuf = np.empty(0)  # the last tonic_window_s of the smoothed signal
+        self._envelope = math.nan
+        self._prev_raw = math.nan
+        self._ep_t = np.empty(0)  # the smoothed signal since the open episode's onset
+        self._ep_y = np.empty(0)
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Process one chunk; return EDA features at ``chunk.t_end``."""
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._sos = None
+        self._restart_state()
+
+    def _values(self, t: float) -> dict[str, float]:
         cfg = self.settings
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        events: list[Event] = []
-        samples = channel_samples(chunk, cfg.channel)
-        if samples is not None:
-            ts, x = samples
-            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
-                if restart == "rate":
-                    self._sos = None
-                if restart is not None:
-                    self._restart_state()
-                events.extend(self._segment(seg_ts, seg_x))
         while self._scr_times and self._scr_times[0] < t - cfg.rate_window_s:
             self._scr_times.popleft()
         since = t - self._last_peak
@@ -97,10 +108,9 @@ class EdaExtractor:
             "scr_pulse": math.exp(-max(since, 0.0) / cfg.pulse_tau_s) if math.isfinite(since)
             else 0.0,
         }
-        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        return values
 
-    def _segment(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         cfg = self.settings
         fs = self._clock.fs
         if self._sos is None:
@@ -115,8 +125,19 @@ class EdaExtractor:
             self._zi_t = signal.sosfilt_zi(sos_t) * x[0]
             self._skip = max(1, round(cfg.warmup_s * fs))
         y, self._zi_s = signal.sosfilt(sos_s, x, zi=self._zi_s)
-        tonic, self._zi_t = signal.sosfilt(sos_t, x, zi=self._zi_t)
-        self._tonic, self._phasic = float(tonic[-1]), float(y[-1] - tonic[-1])
+        trend, self._zi_t = signal.sosfilt(sos_t, x, zi=self._zi_t)
+        self._ybuf = np.concatenate([self._ybuf, y])[-max(1, round(cfg.tonic_window_s * fs)):]
+        low = float(self._ybuf.min())
+        if not math.isfinite(self._envelope):
+            self._envelope = low
+        else:
+            a = 1.0 - math.exp(-y.size / (cfg.tonic_tau_s * fs))
+            self._envelope += a * (low - self._envelope)
+        self._tonic = min(self._envelope, float(y[-1]))
+        self._phasic = float(y[-1]) - self._tonic
+        raw = np.concatenate([[y[0] if math.isnan(self._prev_raw) else self._prev_raw], y])
+        self._prev_raw = float(y[-1])
+        y = y - trend  # SCRs are judged with the level's own slope removed
         yy = np.concatenate([[y[0] if math.isnan(self._prev_y) else self._prev_y], y])
         tt = np.concatenate([[ts[0] if math.isnan(self._prev_t) else self._prev_t], ts])
         slope = np.diff(yy) * fs  # slope[i] leads into sample i; yy[i], tt[i] precede it
@@ -131,31 +152,38 @@ class EdaExtractor:
         interesting = np.flatnonzero(
             np.diff(np.concatenate([[self._rising], up]).astype(int)) | (slope >= cfg.onset_slope)
         )
+        start = 0  # where this chunk's part of a rising episode begins
         for i in interesting:
             if up[i] and not self._rising:  # slope turned positive: a candidate onset
                 self._rising, self._steep = True, False
                 self._onset_t, self._onset_y = float(tt[i]), float(yy[i])
+                self._ep_t, self._ep_y, start = tt[i:i], raw[i:i], i
             if up[i] and slope[i] >= cfg.onset_slope:
                 self._steep = True
             if not up[i] and self._rising:  # slope turned: the peak is the previous sample
                 self._rising = False
+                ep_t = np.concatenate([self._ep_t, tt[start:i + 1]])
+                ep_y = np.concatenate([self._ep_y, raw[start:i + 1]])
                 amp = float(yy[i]) - self._onset_y
+                onset = self._onset_t
+                k = int(np.argmin(ep_y))
+                if 0 < k < ep_y.size - 1:
+                    # The level itself turned up during the episode: the response began at
+                    # that minimum, not where the trend-free slope first turned (which a
+                    # causal trend can put before the stimulus).
+                    onset, amp = float(ep_t[k]), float(ep_y[-1] - ep_y[k])
                 if self._steep and amp >= cfg.min_amplitude and math.isfinite(amp):
                     peak_t = float(tt[i])
                     self._last_amp, self._last_peak = amp, peak_t
                     self._scr_times.append(peak_t)
-                    events.append(Event("scr", t=self._onset_t, reported=float(ts[i]), value=amp))
+                    events.append(Event("scr", t=onset, reported=float(ts[i]), value=amp))
+        if self._rising:  # the episode goes on into the next chunk
+            keep = max(1, round(cfg.episode_max_s * fs))
+            self._ep_t = np.concatenate([self._ep_t, tt[start:-1]])[-keep:]
+            self._ep_y = np.concatenate([self._ep_y, raw[start:-1]])[-keep:]
         return events
 
     def _status(self, t: float) -> tuple[Status, str]:
-        cfg = self.settings
-        reason = self._clock.invalid_reason(t)
-        if reason:
-            return Status.INVALID, reason
-        if self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance):
-            return Status.INVALID, "flat signal (no skin contact?)"
-        if self._clock.saturated(cfg.saturation_window_s, fraction=0.5):
-            return Status.INVALID, "saturated signal"
         if self._clock.dt <= 0 or self._skip:
             return Status.STALE, "warming up"
         return Status.OK, ""

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import signal
 
-from installation.messages import Chunk, Features, Status
+from installation.features.base import Extractor
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Chunk, Event, Status
 
 __all__ = ["EegExtractor", "EegSettings"]
 
@@ -54,9 +56,6 @@ class EegSettings:
     absolute: tuple[str, ...] = ("alpha", "theta", "beta")
     channels: tuple[int, ...] = ()  # empty: every channel
     flat_tolerance: float = 1e-6  # peak-to-peak in a window below which a channel is off
-    gap_factor: float = 2.5  # a sample interval this many times the nominal one is a gap
-    rate_tolerance: float = 0.2  # relative change of the measured rate that resets state
-    rate_samples: int = 16
     # A channel is saturated when this fraction of its window sits in runs of >= 3 equal
     # samples at the window's max or min (integer ADC data touches its max often, but does
     # not stay there).
@@ -70,9 +69,19 @@ class EegSettings:
     baseline_warmup_s: float = 5.0
     line_hz: tuple[float, ...] = (50.0, 60.0)
     line_ratio_max: float = 10.0  # mains power / 1-30 Hz power above which: excluded
+    # Channels that are not EEG. A packet counter (OpenBCI's channel 0: 0, 2, ..., 254, 0...)
+    # or a time channel steps by the same amount almost every sample; real EEG, float or
+    # integer, does not. A channel this many orders of magnitude off the others' median
+    # spread, or outside the plausible EEG spread in its declared unit, has the wrong scale.
+    counter_fraction: float = 0.8  # of the window's steps equal to their median, non-zero
+    monotonic_fraction: float = 0.98  # of the steps with one sign
+    scale_orders: float = 3.0
+    scale_uv: tuple[float, float] = (0.01, 1e5)  # detrended std in µV, if the unit is declared
+    nature_every_s: float = 1.0  # how often the counter / monotonic checks run
     asymmetry_pairs: tuple[tuple[str, str], ...] = (
         ("F3", "F4"), ("AF7", "AF8"), ("Fp1", "Fp2"), ("F7", "F8"), ("AF3", "AF4"),
     )
+    clock: ClockSettings = field(default_factory=ClockSettings)  # rate, gaps, clock jumps
 
 
 def _neutral(settings: EegSettings) -> dict[str, float]:
@@ -84,7 +93,11 @@ def _neutral(settings: EegSettings) -> dict[str, float]:
     return values
 
 
-_SOFT = ("saturated", "motion", "line noise")  # faults that leave a usable, if worse, signal
+_SOFT = ("saturated", "motion", "line noise")
+# Declared unit -> µV per unit, for the EEG scale check.
+_MICROVOLTS = {"v": 1e6, "volt": 1e6, "volts": 1e6, "mv": 1e3, "millivolt": 1e3,
+               "millivolts": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0,
+               "microvolts": 1.0, "nv": 1e-3}  # faults that leave a usable, if worse, signal
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,11 +149,6 @@ def _label(text: str) -> str:
 
 @dataclass(slots=True)
 class _State:
-    dt: float = 0.0
-    n_channels: int = -1
-    pending_ts: list[np.ndarray] = field(default_factory=list)
-    pending_x: list[np.ndarray] = field(default_factory=list)
-    recent_dt: np.ndarray = field(default_factory=lambda: np.empty(0))
     buf: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (n_window, ch) ring
     filled: int = 0  # samples in buf since the last reset (capped at n_window)
     write: int = 0  # ring write position
@@ -148,9 +156,11 @@ class _State:
     next_update: float = -math.inf
     baseline: np.ndarray = field(default_factory=lambda: np.empty(0))  # per-channel usual std
     baseline_time: float = 0.0  # seconds of windows behind the baseline
+    nature: tuple[np.ndarray, np.ndarray] | None = None  # counter, monotonic per channel
+    nature_at: float = -math.inf  # baseline_time when it was judged
 
 
-class EegExtractor:
+class EegExtractor(Extractor):
     """Sliding-window relative and absolute EEG band powers for one stream.
 
     Parameters
@@ -159,45 +169,58 @@ class EegExtractor:
         Frozen settings.
     stream
         Name written into every :class:`Features` produced.
+
+    Notes
+    -----
+    Each call returns the band-power values at ``chunk.t_end``: status ``stale`` ("warming
+    up") until a full window exists, ``invalid`` when no channel is usable, ``ok`` otherwise
+    with the excluded channels named in the reason.
     """
 
+    kind = "EEG"
+
     def __init__(self, settings: EegSettings | None = None, stream: str = "eeg") -> None:
-        self.settings = settings or EegSettings()
-        self.stream = stream
+        super().__init__(settings or EegSettings(), stream)
+
+    def _clock_settings(self) -> ClockSettings:
+        cfg: EegSettings = self.settings
+        # One bad channel must not drop the sample for the others: values are judged per
+        # channel in the window (non-finite, flat, saturated...), time stamps by the clock.
+        return replace(cfg.clock, finite_values=False, tail_s=0.0)
+
+    def _reset(self) -> None:
         self._s = _State()
-        self._values = _neutral(self.settings)
-        self._status = Status.STALE
-        self._reason = "warming up"
+        self._feature_values = _neutral(self.settings)
+        self._verdict = (Status.STALE, "warming up")
         self._labels: tuple[str, ...] = ()
+        self._labels_for: tuple[tuple[str, ...], int] | None = None
+        self._units: tuple[str, ...] = ()
+        self._hum_skipped = ""
         self._band_key: tuple[int, float] = (0, 0.0)
         self._band_w = np.empty((0, 0))
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Add one chunk and return the band powers at ``chunk.t_end``.
+    def _columns(self, chunk: Chunk) -> np.ndarray | None:
+        x = np.asarray(chunk.data, dtype=np.float64)
+        if self.settings.channels:
+            x = x[:, [c for c in self.settings.channels if c < x.shape[1]]]
+        if x.shape[1] == 0:
+            return None
+        self._labels = self._channel_labels(chunk)
+        units = chunk.info.channel_units
+        if self.settings.channels:
+            units = tuple(units[c] if c < len(units) else "" for c in self.settings.channels)
+        self._units = units
+        return x
 
-        Parameters
-        ----------
-        chunk
-            Next EEG chunk, any length (zero included) and channel count; may hold NaN/inf.
-
-        Returns
-        -------
-        Features
-            Band-power values; status ``stale`` ("warming up") until a full window exists,
-            ``invalid`` when no channel is usable.
-        """
-        if chunk.n and chunk.info.is_numeric:
-            self._labels = self._channel_labels(chunk)
-            self._ingest(np.asarray(chunk.timestamps, float), self._select(chunk.data))
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        status, reason = self._status, self._reason
-        if chunk.status is not Status.OK:
-            status, reason = chunk.status, chunk.reason or chunk.status.value
-        return Features(self.stream, t, dict(self._values), status, reason)
+    def _missing_reason(self, chunk: Chunk) -> str:
+        return "no channels" if chunk.info.is_numeric else "not a numeric stream"
 
     def _channel_labels(self, chunk: Chunk) -> tuple[str, ...]:
         n = chunk.data.shape[1]
         given = chunk.info.channel_labels
+        if self._labels_for == (given, n):
+            return self._labels
+        self._labels_for = (given, n)
         labels = [_label(given[i]) if i < len(given) and given[i] else f"ch{i + 1}"
                   for i in range(n)]
         if self.settings.channels:
@@ -210,71 +233,24 @@ class EegExtractor:
         return tuple(out)
 
     # ------------------------------------------------------------------ ingestion
-    def _select(self, data: np.ndarray) -> np.ndarray:
-        x = np.asarray(data, dtype=np.float64)
-        if self.settings.channels:
-            cols = [c for c in self.settings.channels if c < x.shape[1]]
-            x = x[:, cols]
-        return x
-
-    def _ingest(self, ts: np.ndarray, x: np.ndarray) -> None:
+    def _restart(self, why: Restart) -> None:
         s = self._s
-        if x.shape[1] == 0:
-            self._set_invalid("no channels")
+        if why == "rate":
+            # The window length in samples depends on the rate: everything starts again.
+            n_win = max(4, round(self.settings.window_s / self._clock.dt))
+            self._s = _State()
+            self._verdict = (Status.STALE, "warming up")
+            self._s.buf = np.zeros((n_win, self._shape[0] if self._shape else 1))
             return
-        if x.shape[1] != s.n_channels:
-            self._reset(x.shape[1])
-            s = self._s
-        keep = np.isfinite(ts)
-        ts, x = ts[keep], x[keep]
-        if ts.size == 0:
-            return
-        if s.dt <= 0.0:
-            s.pending_ts.append(ts)
-            s.pending_x.append(x)
-            all_ts = np.concatenate(s.pending_ts)
-            d = np.diff(all_ts)
-            d = d[d > 0]
-            if d.size < self.settings.rate_samples:
-                return
-            s.dt = float(np.median(d))
-            s.recent_dt = d[-self.settings.rate_samples :]
-            n_win = max(4, round(self.settings.window_s / s.dt))
-            s.buf = np.zeros((n_win, s.n_channels))
-            ts, x = all_ts, np.concatenate(s.pending_x)
-            s.pending_ts, s.pending_x = [], []
-        elif self._rate_changed(ts):
-            n_ch = s.n_channels
-            self._reset(n_ch)
-            self._ingest(ts, x)
-            return
-        self._append(ts, x)
+        # A window spanning a gap has no meaningful spectrum: start filling again.
+        s.filled, s.write = 0, 0
+        self._verdict = (Status.STALE, "gap in samples, warming up")
 
-    def _rate_changed(self, ts: np.ndarray) -> bool:
-        s = self._s
-        prev = np.array([s.last_ts]) if math.isfinite(s.last_ts) else np.empty(0)
-        d = np.diff(np.concatenate([prev, ts]))
-        d = d[d > 0]
-        s.recent_dt = np.concatenate([s.recent_dt, d])[-self.settings.rate_samples :]
-        if s.recent_dt.size < self.settings.rate_samples:
-            return False
-        return abs(float(np.median(s.recent_dt)) - s.dt) > self.settings.rate_tolerance * s.dt
-
-    def _reset(self, n_channels: int) -> None:
-        self._s = _State(n_channels=n_channels)
-        self._status, self._reason = Status.STALE, "warming up"
-
-    def _append(self, ts: np.ndarray, x: np.ndarray) -> None:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         """Write samples into the ring, analysing the window at every update time passed."""
         s, cfg = self._s, self.settings
-        prev = s.last_ts if math.isfinite(s.last_ts) else -math.inf
-        gaps = np.flatnonzero(np.diff(np.concatenate([[prev], ts])) > cfg.gap_factor * s.dt)
-        if math.isfinite(prev) and gaps.size:
-            # A window spanning a gap has no meaningful spectrum: start filling again.
-            last_gap = int(gaps[-1])
-            s.filled, s.write = 0, 0
-            self._status, self._reason = Status.STALE, "gap in samples, warming up"
-            ts, x = ts[last_gap:], x[last_gap:]
+        if s.buf.shape[1] != x.shape[1]:
+            s.buf = np.zeros((s.buf.shape[0], x.shape[1]))
         # Split the chunk at update times so each analysis sees the window ending there.
         n_win = s.buf.shape[0]
         i = 0
@@ -290,6 +266,7 @@ class EegExtractor:
             if s.filled >= n_win and s.last_ts >= s.next_update:
                 self._analyse()
                 s.next_update = s.last_ts + cfg.update_s
+        return []
 
     def _write(self, x: np.ndarray) -> None:
         s = self._s
@@ -304,9 +281,15 @@ class EegExtractor:
             s.write = (s.write + x.shape[0]) % n_win
         s.filled = min(n_win, s.filled + x.shape[0])
 
+    def _values(self, t: float) -> dict[str, float]:
+        return dict(self._feature_values)
+
+    def _status(self, t: float) -> tuple[Status, str]:
+        return self._verdict
+
     # ------------------------------------------------------------------ analysis
     def _set_invalid(self, reason: str) -> None:
-        self._status, self._reason = Status.INVALID, reason
+        self._verdict = (Status.INVALID, reason)
 
     def _quality(self, win: np.ndarray) -> tuple[dict[int, str], bool]:
         """Why each bad channel of the window is bad, and whether a blink-sized swing occurred.
@@ -328,12 +311,20 @@ class EegExtractor:
         warm = s.baseline_time >= cfg.baseline_warmup_s
         base = np.where(np.isfinite(s.baseline), s.baseline, amp)
         rel = np.divide(amp, base, out=np.ones_like(amp), where=base > 0)
+        counter, monotonic = self._not_eeg(clean)
+        scale = self._wrong_scale(amp, finite & (ptp > cfg.flat_tolerance) & ~counter)
         bad: dict[int, str] = {}
         for c in range(win.shape[1]):
             if not finite[c]:
                 bad[c] = "non-finite"
             elif ptp[c] <= cfg.flat_tolerance:
                 bad[c] = "flat"
+            elif counter[c]:
+                bad[c] = "counter (not EEG)"
+            elif monotonic[c]:
+                bad[c] = "monotonic (not EEG)"
+            elif scale[c]:
+                bad[c] = scale[c]
             elif pinned[c] >= cfg.saturation_fraction:
                 bad[c] = "saturated"
             elif warm and rel[c] > cfg.motion_factor:
@@ -351,15 +342,64 @@ class EegExtractor:
         s.baseline_time += cfg.update_s
         return bad, blink
 
+    def _not_eeg(self, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel: a counter? monotonic? Judged once per ``nature_every_s`` (what a
+        channel carries does not change between updates) on the whole window."""
+        cfg, s = self.settings, self._s
+        if s.nature is not None and s.nature[0].size == win.shape[1] and (
+                s.baseline_time - s.nature_at < cfg.nature_every_s):
+            return s.nature
+        steps = np.diff(win, axis=0)
+        # A counter's steps are one value but for its wraps: the first or the second step of
+        # the window is that value (both cannot be wraps).
+        same = np.maximum(np.mean(steps == steps[0], axis=0), np.mean(steps == steps[1], axis=0))
+        counter = (same >= cfg.counter_fraction) & (np.abs(steps[:2]).max(axis=0) > 0)
+        up = np.count_nonzero(steps > 0, axis=0)
+        down = np.count_nonzero(steps < 0, axis=0)
+        monotonic = np.maximum(up, down) >= cfg.monotonic_fraction * steps.shape[0]
+        s.nature, s.nature_at = (counter, monotonic), s.baseline_time
+        return s.nature
+
+    def _wrong_scale(self, amp: np.ndarray, live: np.ndarray) -> list[str]:
+        """Per channel, why its amplitude cannot be EEG's ("" when it can)."""
+        cfg = self.settings
+        out = [""] * amp.size
+        units = self._units
+        for c in range(amp.size):
+            if not live[c] or c >= len(units) or not units[c]:
+                continue
+            per_uv = _MICROVOLTS.get(units[c].strip().lower().replace(" ", ""))
+            if per_uv is not None:
+                uv = amp[c] * per_uv
+                if not cfg.scale_uv[0] <= uv <= cfg.scale_uv[1]:
+                    out[c] = f"wrong scale ({uv:.2g} µV spread)"
+        spread = amp[live]
+        if spread.size >= 3 and spread.min() > 0 and (
+                spread.max() / spread.min() > 10.0 ** cfg.scale_orders):
+            ref = float(np.median(spread))
+            if ref > 0:
+                with np.errstate(divide="ignore"):
+                    off = np.abs(np.log10(np.maximum(amp, 1e-300) / ref)) > cfg.scale_orders
+                for c in np.flatnonzero(off & live):
+                    if not out[c]:
+                        out[c] = f"wrong scale ({amp[c] / ref:.0e} x the others)"
+        return out
+
     def _analyse(self) -> None:
         s, cfg = self._s, self.settings
         win = np.roll(s.buf, -s.write, axis=0)  # oldest sample first
         bad, blink = self._quality(win)
         finite = np.array([bad.get(c) != "non-finite" for c in range(win.shape[1])])
         if len(bad) == win.shape[1] and not any(r in ("saturated", "motion") for r in bad.values()):
-            self._set_invalid("no finite channel" if not finite.any() else "flat signal")
+            why = set(bad.values())
+            if not finite.any():
+                self._set_invalid("no finite channel")
+            elif why == {"flat"}:
+                self._set_invalid("flat signal")
+            else:
+                self._set_invalid(f"no usable channel ({', '.join(sorted(why))})")
             return
-        fs = 1.0 / s.dt
+        fs = self._clock.fs
         nper = min(win.shape[0], max(4, round(cfg.segment_s * fs)))
         cols = np.flatnonzero(finite)
         noverlap = (nper * 3) // 4 if cfg.overlap_75 else nper // 2
@@ -418,15 +458,16 @@ class EegExtractor:
         values["line_noise"] = float(np.median(ratio))
         values["artefact"] = 1.0 if blink else 0.0
         if all(math.isfinite(v) for v in values.values()):
-            self._values.update(values)
-            self._status = Status.OK
+            self._feature_values.update(values)
             parts = []
             if bad:
                 named = ", ".join(f"{labels[c]} {why}" for c, why in sorted(bad.items()))
                 parts.append(f"{len(bad)} channel(s) excluded: {named}")
             if degraded:
                 parts.append(f"degraded: {degraded}")
-            self._reason = "; ".join(parts)
+            if self._hum_skipped:
+                parts.append(self._hum_skipped)
+            self._verdict = (Status.OK, "; ".join(parts))
         else:
             self._set_invalid("non-finite band power")
 
@@ -435,9 +476,16 @@ class EegExtractor:
         cfg = self.settings
         df = float(freqs[1] - freqs[0])
         top = 0.5 * fs - df
+        # A measured rate is a hair off its nominal value (124.99999999999989 Hz): bins that
+        # sit on a band edge must not change bands with the last bit of the rate.
+        f = np.round(freqs, 6)
         ranges = [(lo, hi) for _, lo, hi in cfg.bands] + [cfg.total_band]
         ranges += [(hz - 2.0, hz + 2.0) for hz in cfg.line_hz if hz + 2.0 < top]
-        return np.array([((freqs >= lo) & (freqs < min(hi, top))) * df for lo, hi in ranges])
+        # A 51-Hz device (against a nominal 125) has its Nyquist at 25.5 Hz: mains hum cannot
+        # be measured, and an unmeasured check must not read as a clean one.
+        self._hum_skipped = "" if any(hz + 2.0 < top for hz in cfg.line_hz) else (
+            f"hum check skipped (mains above Nyquist, {0.5 * fs:.1f} Hz)")
+        return np.array([((f >= lo) & (f < min(hi, top))) * df for lo, hi in ranges])
 
     def _label_of(self, c: int, n: int) -> str:
         return self._labels[c] if len(self._labels) == n else f"ch{c + 1}"

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from installation.features.base import Extractor
 from installation.features.cardiac import CardiacExtractor, CardiacSettings
+from installation.features.catalog import STREAM_TYPES
 from installation.features.eda import EdaExtractor, EdaSettings
-from installation.features.eeg import EegExtractor, EegSettings
+from installation.features.eeg import EegExtractor
 from installation.features.ppg import PpgExtractor, PpgSettings
 from installation.features.respiration import RespirationExtractor, RespirationSettings
 from installation.features.rr import RrExtractor, RrSettings
 from installation.messages import Chunk, Features
 
-__all__ = ["EXTRACTOR_TYPES", "FeatureExtractor", "make_feature_extractor"]
+__all__ = ["EXTRACTORS", "EXTRACTOR_TYPES", "FeatureExtractor", "make_feature_extractor"]
 
-EXTRACTOR_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
+EXTRACTOR_TYPES = STREAM_TYPES  # the one list (catalog.py), re-exported for the pipeline
+
+# Stream type -> (extractor class, its settings made with the show's channel).
+EXTRACTORS: dict[str, type[Extractor]] = {
+    "ECG": CardiacExtractor, "EEG": EegExtractor, "PPG": PpgExtractor, "RR": RrExtractor,
+    "EDA": EdaExtractor, "RSP": RespirationExtractor,
+}
+_SETTINGS = {"ECG": CardiacSettings, "PPG": PpgSettings, "RR": RrSettings, "EDA": EdaSettings,
+             "RSP": RespirationSettings}
+assert tuple(EXTRACTORS) == STREAM_TYPES and all(c.kind == k for k, c in EXTRACTORS.items())
 
 
 class FeatureExtractor(Protocol):
@@ -36,16 +47,9 @@ def make_feature_extractor(kind: str, stream: str, channel: int = 0) -> FeatureE
         The channel used by single-channel extractors (every type but EEG).
     """
     kind = kind.upper()
-    if kind == "ECG":
-        return CardiacExtractor(CardiacSettings(channel=channel), stream=stream)
+    if kind not in EXTRACTORS:
+        raise ValueError(f"no extractor for stream type {kind!r}")
+    cls = EXTRACTORS[kind]
     if kind == "EEG":
-        return EegExtractor(EegSettings(), stream=stream)
-    if kind == "PPG":
-        return PpgExtractor(PpgSettings(channel=channel), stream=stream)
-    if kind == "RR":
-        return RrExtractor(RrSettings(channel=channel), stream=stream)
-    if kind == "EDA":
-        return EdaExtractor(EdaSettings(channel=channel), stream=stream)
-    if kind == "RSP":
-        return RespirationExtractor(RespirationSettings(channel=channel), stream=stream)
-    raise ValueError(f"no extractor for stream type {kind!r}")
+        return cls(stream=stream)
+    return cls(_SETTINGS[kind](channel=channel), stream=stream)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from installation.features.sampling import SampleClock, channel_samples, chunk_status
-from installation.messages import Chunk, Features, Status
+from installation.features.base import Extractor, SignalGates
+from installation.features.sampling import ClockSettings, Restart
+from installation.messages import Event, Status
 
 __all__ = ["RespirationExtractor", "RespirationSettings", "SeriesRate", "SeriesRateSettings"]
 
@@ -107,11 +108,12 @@ class RespirationSettings:
     hysteresis: float = 0.3  # of the recent breath depth, to confirm a trough or a peak
     depth_window_s: float = 20.0
     no_breath_s: float = 15.0
-    flat_window_s: float = 2.0
-    flat_tolerance: float = 1e-9
+    clock: ClockSettings = field(default_factory=ClockSettings)
+    gates: SignalGates = field(default_factory=lambda: SignalGates(
+        flat_window_s=2.0, flat_tolerance=1e-9))
 
 
-class RespirationExtractor:
+class RespirationExtractor(Extractor):
     """Breathing rate, phase and depth from a respiration belt (or any breathing signal).
 
     Values: ``resp_rate`` (breaths/min, 0 until known), ``breath_phase`` (0 at the start of
@@ -119,16 +121,16 @@ class RespirationExtractor:
     ``breath_depth`` (standard deviation of the band-passed signal, signal units).
     """
 
+    kind = "RSP"
+
     def __init__(self, settings: RespirationSettings | None = None, stream: str = "rsp") -> None:
-        self.settings = settings or RespirationSettings()
-        self.stream = stream
-        self._clock = SampleClock()
-        self._reset()
+        super().__init__(settings or RespirationSettings(), stream)
 
     def _reset(self) -> None:
         self._rate = SeriesRate(self.settings.rate)
         self._sos: np.ndarray | None = None
         self._zi: np.ndarray | None = None
+        self._trough_t = math.nan
         self._hist = np.empty(0)
         self._ext = 0.0  # running extreme since the last turn
         self._rising = True
@@ -136,28 +138,18 @@ class RespirationExtractor:
         self._last_ts = math.nan
         self._phase = 0  # samples since the last one fed to the rate estimator, mod step
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Add one chunk; return breathing features at ``chunk.t_end``."""
-        cfg = self.settings
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else 0.0
-        samples = channel_samples(chunk, cfg.channel)
-        if samples is not None:
-            ts, x = samples
-            for seg_ts, seg_x, restart in self._clock.segments(ts, x):
-                if restart == "rate":
-                    self._reset()
-                self._filter(seg_ts, seg_x, restart is not None)
-        values = self._values(t)
-        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
-        return Features(self.stream, t, values, status, reason)
+    def _restart(self, why: Restart) -> None:
+        if why == "rate":
+            self._reset()  # the rate estimator's history is on the old grid too
+        self._zi = None
 
-    def _filter(self, ts: np.ndarray, x: np.ndarray, restart: bool) -> None:
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         cfg = self.settings
         fs = 1.0 / self._clock.dt
         if self._sos is None:
             hi = min(cfg.band[1], 0.4 * fs)
             self._sos = signal.butter(2, [cfg.band[0], hi], "bandpass", fs=fs, output="sos")
-        if restart or self._zi is None:
+        if self._zi is None:
             self._zi = signal.sosfilt_zi(self._sos) * x[0]
         y, self._zi = signal.sosfilt(self._sos, x, zi=self._zi)
         n_depth = max(4, round(cfg.depth_window_s * fs))
@@ -185,7 +177,9 @@ class RespirationExtractor:
                     self._trough_t = float(ts[i])
                 elif v > self._ext + h:
                     self._rising, self._ext = True, v
-                    self._last_trough = getattr(self, "_trough_t", float(ts[i]))
+                    self._last_trough = (self._trough_t if math.isfinite(self._trough_t)
+                                         else float(ts[i]))
+        return []
 
     def _values(self, t: float) -> dict[str, float]:
         rate = self._rate.rate(t)
@@ -202,12 +196,6 @@ class RespirationExtractor:
 
     def _status(self, t: float) -> tuple[Status, str]:
         cfg = self.settings
-        bad = self._clock.invalid_reason(t)
-        if bad:
-            return Status.INVALID, bad
-        flat = self._clock.flat(cfg.flat_window_s, cfg.flat_tolerance)
-        if flat:
-            return Status.INVALID, "flat signal"
         if not self._rate.known:
             return Status.STALE, "warming up"
         if math.isfinite(self._last_ts) and t - self._last_ts > cfg.no_breath_s:

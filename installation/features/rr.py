@@ -12,9 +12,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
+from installation.features.base import Extractor
 from installation.features.beats import BeatSettings, BeatTracker
-from installation.features.sampling import channel_samples, chunk_status
-from installation.messages import Chunk, Event, Features, Status
+from installation.features.sampling import ClockSettings
+from installation.messages import Event, Status
 
 __all__ = ["RrExtractor", "RrSettings"]
 
@@ -25,40 +28,40 @@ class RrSettings:
 
     channel: int = 0
     unit: Literal["auto", "ms", "s"] = "auto"  # auto: values above 10 are milliseconds
-    no_beat_s: float = 5.0  # straps send in bursts about once a second
     invalid_hold_s: float = 2.0
     gap_s: float = 5.0  # a pause this long breaks the interval chain
-    beats: BeatSettings = field(default_factory=BeatSettings)
+    # Straps send in bursts about once a second: "no beat" only after 5 s.
+    beats: BeatSettings = field(default_factory=lambda: BeatSettings(no_beat_s=5.0))
+    clock: ClockSettings = field(default_factory=ClockSettings)  # irregular: holds only
 
 
-class RrExtractor:
+class RrExtractor(Extractor):
     """Heart rate, HRV, pulse and phase from an RR-interval stream.
 
     Values are those of :meth:`BeatTracker.values`; ``events`` holds one ``"beat"`` per RR
     sample (``t`` and ``reported`` both its arrival time: the strap already waited for it).
     """
 
+    kind = "RR"
+    regular = False  # one sample per beat: no sample clock
+
     def __init__(self, settings: RrSettings | None = None, stream: str = "rr") -> None:
-        self.settings = settings or RrSettings()
-        self.stream = stream
+        super().__init__(settings or RrSettings(), stream)
+
+    def _reset(self) -> None:
         self._tracker = BeatTracker(self.settings.beats)
         self._last_ts = -math.inf
         self._bad_t = -math.inf
         self._bad_reason = ""
 
-    def __call__(self, chunk: Chunk) -> Features:
-        """Add the RR samples of one chunk; return heart features at ``chunk.t_end``."""
-        cfg = self.settings
-        t = float(chunk.t_end) if math.isfinite(chunk.t_end) else max(self._last_ts, 0.0)
+    def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         events: list[Event] = []
-        samples = channel_samples(chunk, cfg.channel)
-        if samples is not None:
-            ts, rr = samples
-            for tb, v in zip(ts.tolist(), rr.tolist(), strict=True):
-                events.extend(self._one(tb, v))
-        values = self._tracker.values(t)
-        status, reason = chunk_status(chunk, cfg.channel, lambda: self._status(t))
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        for tb, v in zip(ts.tolist(), x.tolist(), strict=True):
+            events.extend(self._one(tb, v))
+        return events
+
+    def _values(self, t: float) -> dict[str, float]:
+        return self._tracker.values(t)
 
     def _one(self, tb: float, v: float) -> list[Event]:
         cfg = self.settings
@@ -84,5 +87,4 @@ class RrExtractor:
         cfg = self.settings
         if t - self._bad_t <= cfg.invalid_hold_s:
             return Status.INVALID, self._bad_reason
-        since = t - self._last_ts
-        return self._tracker.rhythm_status(since, cfg.no_beat_s)
+        return self._tracker.rhythm_status(t)

@@ -1,23 +1,21 @@
-"""Sample-clock bookkeeping shared by the single-channel extractors (PPG, EDA, belt).
+"""Sample-clock bookkeeping shared by every regularly sampled extractor (see ``base.py``).
 
 The rate is *measured* from the samples' own timestamps (headers lie: a "125 Hz" board may
 deliver 51 Hz), watched for changes, and the stream is cut into runs of finite, evenly spaced
 samples so filters restart at gaps, non-finite samples, clock jumps and rate changes instead
-of ringing through them.
+of ringing through them. The same counts feed the replay summary (measured rate, gaps).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from installation.messages import Chunk, Status
-
-__all__ = ["ClockSettings", "Restart", "SampleClock", "channel_samples", "chunk_status"]
+__all__ = ["ClockSettings", "Restart", "SampleClock"]
 
 Restart = Literal["start", "rate"] | None
 
@@ -30,22 +28,30 @@ class ClockSettings:
     rate_tolerance: float = 0.2  # relative change of the measured rate that resets state
     gap_factor: float = 2.5  # an interval this many times the measured one is a gap
     invalid_hold_s: float = 0.5  # non-finite samples keep the stream invalid this long
-    tail_s: float = 4.0  # raw samples kept for flat / saturation checks
+    tail_s: float = 4.0  # raw samples kept for flat / saturation checks (0: none kept)
+    # False for multichannel streams: a sample is dropped only for a non-finite time stamp,
+    # and a non-finite value in one channel is left to the extractor's per-channel checks.
+    finite_values: bool = True
 
 
 class SampleClock:
-    """Measures a stream's real sample rate and splits chunks into continuous runs."""
+    """Measures a stream's real sample rate and splits chunks into continuous runs.
+
+    ``x`` is ``(n,)`` or ``(n, channels)``; runs keep that shape.
+    """
 
     def __init__(self, settings: ClockSettings | None = None) -> None:
         self.settings = settings or ClockSettings()
         self.dt = 0.0
         self._pending_ts = np.empty(0)
-        self._pending_x = np.empty(0)
+        self._pending_x: np.ndarray | None = None
         self._recent = np.empty(0)
         self._last_ts = math.nan
         self._restart: Restart = "rate"
         self.last_bad_t = -math.inf
         self._tail = np.empty(0)
+        self.samples = 0  # finite samples accepted so far
+        self.gaps = 0  # cuts after the first run: gaps, dropped runs, clock jumps
 
     @property
     def fs(self) -> float:
@@ -63,7 +69,10 @@ class SampleClock:
         """
         cfg = self.settings
         finite_t = np.isfinite(ts)
-        good = finite_t & np.isfinite(x)
+        good = finite_t
+        if cfg.finite_values:
+            fin = np.isfinite(x) if x.ndim == 1 else np.isfinite(x).all(axis=1)
+            good = finite_t & fin
         bad_t = ts[finite_t & ~good]
         if bad_t.size:
             self.last_bad_t = max(self.last_bad_t, float(bad_t.max()))
@@ -71,7 +80,8 @@ class SampleClock:
             self.last_bad_t = max(self.last_bad_t, self._last_ts)
         if self.dt <= 0.0:
             self._pending_ts = np.concatenate([self._pending_ts, ts[good]])
-            self._pending_x = np.concatenate([self._pending_x, x[good]])
+            self._pending_x = (x[good] if self._pending_x is None
+                               else np.concatenate([self._pending_x, x[good]]))
             d = np.diff(self._pending_ts)
             d = d[d > 0]
             if d.size < cfg.rate_samples:
@@ -80,7 +90,7 @@ class SampleClock:
             self._recent = d[-cfg.rate_samples :]
             ts, x = self._pending_ts, self._pending_x
             good = np.ones(ts.size, dtype=bool)
-            self._pending_ts, self._pending_x = np.empty(0), np.empty(0)
+            self._pending_ts, self._pending_x = np.empty(0), None
             self._restart, self._last_ts = "rate", math.nan
         idx = np.flatnonzero(good)
         if idx.size == 0:
@@ -90,10 +100,14 @@ class SampleClock:
         d = np.diff(np.concatenate([[prev], gts]))
         pos = d[d > 0]
         self._recent = np.concatenate([self._recent, pos])[-cfg.rate_samples :]
+        # The median can only leave the tolerance band if some recent interval lies outside
+        # it: a cheap test first, the (per-chunk, costly) median only then.
+        tol = cfg.rate_tolerance * self.dt
         if (
             not _again
             and self._recent.size >= cfg.rate_samples
-            and abs(float(np.median(self._recent)) - self.dt) > cfg.rate_tolerance * self.dt
+            and bool((np.abs(self._recent - self.dt) > tol).any())
+            and abs(float(np.median(self._recent)) - self.dt) > tol
         ):
             # The device changed (or never had) its rate: measure it again from here.
             self.dt, self._recent, self._last_ts = 0.0, np.empty(0), math.nan
@@ -103,9 +117,14 @@ class SampleClock:
         # one) and backwards clock jumps. An isolated bad sample is skipped without a cut:
         # restarting the filters for it would blind the detector for their settling time.
         cut = (d > cfg.gap_factor * self.dt) | (d < 0)
+        self.gaps += int(np.count_nonzero(cut[1:])) + int(
+            bool(cut[0]) and math.isfinite(self._last_ts))
         cut[0] = cut[0] or self._restart == "rate" or not math.isfinite(self._last_ts)
-        self._tail = np.concatenate([self._tail, gx])[-max(4, round(cfg.tail_s / self.dt)) :]
+        if cfg.tail_s > 0:
+            keep = max(4, round(cfg.tail_s / self.dt))
+            self._tail = np.concatenate([self._tail, gx])[-keep:]
         self._last_ts = float(gts[-1])
+        self.samples += int(gts.size)
         bounds = np.concatenate([np.flatnonzero(cut), [gts.size]])
         if bounds[0] != 0:
             bounds = np.concatenate([[0], bounds])
@@ -143,31 +162,3 @@ class SampleClock:
             return False
         at_rail = max(np.mean(tail == tail.max()), np.mean(tail == tail.min()))
         return bool(at_rail >= fraction)
-
-
-def _has_channel(chunk: Chunk, channel: int) -> bool:
-    return chunk.info.is_numeric and chunk.data.shape[1] > channel
-
-
-def channel_samples(chunk: Chunk, channel: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(timestamps, values)`` of one channel as float64, or ``None`` when the chunk is
-    empty or has no such numeric channel (:func:`chunk_status` then says why)."""
-    if not chunk.n or not _has_channel(chunk, channel):
-        return None
-    return (np.asarray(chunk.timestamps, np.float64),
-            np.asarray(chunk.data[:, channel], np.float64))
-
-
-def chunk_status(
-    chunk: Chunk, channel: int, own: Callable[[], tuple[Status, str]]
-) -> tuple[Status, str]:
-    """Status of a single-channel extractor's features for ``chunk``.
-
-    The input's own trouble comes first (a lost or stale stream), then a chunk without the
-    configured numeric channel, then the extractor's verdict on the signal (``own()``).
-    """
-    if chunk.status is not Status.OK:
-        return chunk.status, chunk.reason or chunk.status.value
-    if chunk.n and not _has_channel(chunk, channel):
-        return Status.INVALID, f"no numeric channel {channel}"
-    return own()

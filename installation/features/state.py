@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 
 from installation.messages import Features, Status
 
-__all__ = ["COMPOSITE_WEIGHTS", "STATE_FEATURES", "StateSettings", "VisitorState"]
+__all__ = ["COMPOSITE_WEIGHTS", "STATE_FEATURES", "STATE_STREAM", "StateSettings", "VisitorState"]
+
+STATE_STREAM = "state"  # the feature path of the visitor's state: state.calm, state.arousal...
 
 # quantity -> (arousal weight, calm weight)
 COMPOSITE_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -79,6 +81,9 @@ class StateSettings:
             "alpha_rel": "eeg.alpha_rel",
         }
     )
+    # quantity -> further "stream.feature"s read, in order, while the source is not ok (a
+    # second heart sensor when the first is noisy or disagrees: ``heart_sources.py``).
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -90,7 +95,6 @@ class _Norm:
     m2: float = 0.0  # Welford sum of squares during calibration
     var: float = 0.0
     t_first: float = math.nan
-    t_last: float = math.nan
     calibrated: bool = False
     smooth_z: float = 0.0
 
@@ -114,7 +118,7 @@ class VisitorState:
         Returns
         -------
         Features
-            Stream ``"state"``: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
+            Stream :data:`STATE_STREAM`: ``arousal`` and ``calm`` (0..1, 0.5 = this visitor's
             baseline), ``calibrated`` (fraction of the visit's baseline period done,
             never decreasing), and ``z_<q>`` (the smoothed z-score of each quantity, 0 until
             its own baseline is learnt). Status ``ok``
@@ -126,11 +130,9 @@ class VisitorState:
         self._t = t
         zs: dict[str, float] = {}
         for q, source in cfg.sources.items():
-            stream, _, name = source.partition(".")
-            f = features.get(stream)
-            if f is None or f.status is not Status.OK or name not in f.values:
+            value = self._read(features, (source, *cfg.fallbacks.get(q, ())))
+            if value is None:
                 continue
-            value = float(f.values[name])
             if q in _POSITIVE and not value > 0.0:
                 continue
             z = self._update(self._norms[q], value, t, dt)
@@ -154,7 +156,17 @@ class VisitorState:
             status, reason = Status.STALE, "waiting for features"
         else:
             status, reason = Status.OK, "calibrating" if values["calibrated"] < 1.0 else ""
-        return Features("state", t, values, status, reason)
+        return Features(STATE_STREAM, t, values, status, reason)
+
+    @staticmethod
+    def _read(features: Mapping[str, Features], sources: tuple[str, ...]) -> float | None:
+        """The first ``ok`` value among ``sources`` (``stream.feature``), if any."""
+        for source in sources:
+            stream, _, name = source.partition(".")
+            f = features.get(stream)
+            if f is not None and f.status is Status.OK and name in f.values:
+                return float(f.values[name])
+        return None
 
     def _update(self, n: _Norm, v: float, t: float, dt: float) -> float | None:
         cfg = self.settings
@@ -162,7 +174,6 @@ class VisitorState:
             return None
         if not math.isfinite(n.t_first):
             n.t_first = t
-        n.t_last = t
         if not n.calibrated:
             n.n += 1
             d = v - n.mean

@@ -161,15 +161,22 @@ def lsl_predicate(pins: StreamPins) -> str:
     return " and ".join(parts)
 
 
-def _channel_labels(info: pylsl.StreamInfo) -> tuple[str, ...]:
-    labels = []
+def _channel_field(info: pylsl.StreamInfo, key: str) -> tuple[str, ...]:
+    """``desc/channels/channel/<key>`` of every channel ("" where one lacks it); () unless the
+    description lists exactly one entry per channel."""
+    values = []
     channel = info.desc().child("channels").child("channel")
     while not channel.empty():
-        labels.append(channel.child_value("label"))
+        values.append(channel.child_value(key))
         channel = channel.next_sibling("channel")
-    if len(labels) != info.channel_count() or not all(labels):
+    if len(values) != info.channel_count() or not any(values):
         return ()
-    return tuple(labels)
+    return tuple(values)
+
+
+def _channel_labels(info: pylsl.StreamInfo) -> tuple[str, ...]:
+    labels = _channel_field(info, "label")
+    return labels if all(labels) else ()
 
 
 def lsl_desc_xml(info: pylsl.StreamInfo) -> str:
@@ -192,6 +199,7 @@ def stream_info_from_lsl(info: pylsl.StreamInfo) -> StreamInfo:
         channel_labels=_channel_labels(info),
         source_id=info.source_id(),
         hostname=info.hostname(),
+        channel_units=_channel_field(info, "unit"),
         desc_xml=lsl_desc_xml(info),
     )
 

@@ -318,19 +318,25 @@ def _xdf_info(path: Path, stream: dict[str, Any]) -> StreamInfo:
         channel_labels=_xdf_labels(info, channel_count),
         source_id=_text(info, "source_id"),
         hostname=_text(info, "hostname"),
+        channel_units=_xdf_channel_field(info, channel_count, "unit"),
     )
 
 
 def _xdf_labels(info: dict[str, Any], channel_count: int) -> tuple[str, ...]:
     """Labels from ``desc/channels/channel/label``; () unless every channel has one."""
+    labels = _xdf_channel_field(info, channel_count, "label")
+    return labels if all(labels) else ()
+
+
+def _xdf_channel_field(info: dict[str, Any], channel_count: int, key: str) -> tuple[str, ...]:
+    """``desc/channels/channel/<key>`` of every channel ("" where one lacks it); () unless
+    the description lists exactly one entry per channel."""
     try:
         channels = info["desc"][0]["channels"][0]["channel"]
-        labels = tuple(_text(ch, "label") for ch in channels)
+        values = tuple(_text(ch, key) for ch in channels)
     except (KeyError, IndexError, TypeError):
         return ()
-    if len(labels) != channel_count or not all(labels):
-        return ()
-    return labels
+    return values if len(values) == channel_count and any(values) else ()
 
 
 def _xdf_data(info: StreamInfo, series: Any, n: int) -> np.ndarray:

@@ -33,7 +33,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -390,9 +390,4 @@ def _fits(chunk: Chunk, fmt: str) -> bool:
 
 
 def _with_format(info: StreamInfo, fmt: str) -> StreamInfo:
-    return StreamInfo(
-        name=info.name, type=info.type, channel_count=info.channel_count,
-        nominal_srate=info.nominal_srate, channel_format=fmt,
-        channel_labels=info.channel_labels, source_id=info.source_id, hostname=info.hostname,
-        desc_xml=info.desc_xml,
-    )
+    return replace(info, channel_format=fmt)

@@ -177,9 +177,9 @@ class XdfWriter:
         Parameters
         ----------
         info
-            Stream header fields. ``info.channel_labels`` become
-            ``desc/channels/channel/label`` unless ``desc`` or ``desc_xml`` has its own
-            ``channels`` entry.
+            Stream header fields. ``info.channel_labels`` and ``info.channel_units`` become
+            ``desc/channels/channel/label`` and ``.../unit`` unless ``desc`` or ``desc_xml``
+            has its own ``channels`` entry.
         desc
             Extra meta-data written under ``<desc>``: nested mappings become nested elements,
             lists become repeated elements, anything else becomes text. Keys that
@@ -209,6 +209,8 @@ class XdfWriter:
             raise ValueError("an XDF stream needs at least one channel")
         if info.channel_labels and len(info.channel_labels) != info.channel_count:
             raise ValueError("channel_labels must have one label per channel")
+        if info.channel_units and len(info.channel_units) != info.channel_count:
+            raise ValueError("channel_units must have one unit per channel")
         stream_id = self._next_id
         self._next_id += 1
 
@@ -232,8 +234,16 @@ class XdfWriter:
         root.append(desc_element)
         present = {child.tag for child in desc_element}
         desc_items = {k: v for k, v in (desc or {}).items() if str(k) not in present}
-        if info.channel_labels and "channels" not in desc_items and "channels" not in present:
-            desc_items["channels"] = {"channel": [{"label": lb} for lb in info.channel_labels]}
+        if ((info.channel_labels or info.channel_units) and "channels" not in desc_items
+                and "channels" not in present):
+            # One entry per channel with what the info declares: the label, and the unit
+            # the extractors judge impossible amplitudes by (issue 17).
+            n = info.channel_count
+            labels = info.channel_labels or ("",) * n
+            units = info.channel_units or ("",) * n
+            desc_items["channels"] = {"channel": [
+                {k: v for k, v in (("label", lb), ("unit", un)) if v}
+                for lb, un in zip(labels, units, strict=True)]}
         _fill_element(desc_element, desc_items)
 
         self._streams[stream_id] = _StreamState(info)

@@ -44,13 +44,13 @@ inputs = {{ u_state = "garden", u_image = "frame" }}
 size = [64, 36]
 format = "rgba32f"
 wrap = "repeat"
-uniforms = {{ u_pulse = "pulse", u_calm = "calm", u_energy = "energy" }}
+uniforms = {{ u_pulse = "pulse", u_calm = "calm" }}  # u_energy: nothing maps it (0)
 
 [[passes]]
 name = "light"
 shader = "shaders/pulse.frag"
 inputs = {{ u_garden = "garden" }}
-uniforms = {{ u_pulse = "pulse", u_calm = "calm", u_energy = "energy" }}
+uniforms = {{ u_pulse = "pulse", u_calm = "calm" }}
 
 [output]
 size = [48, 32]

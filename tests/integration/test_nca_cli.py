@@ -42,6 +42,14 @@ type = "ECG"
 control = "pulse"
 feature = "ecg.beat_pulse"
 
+[[mappings]]
+control = "calm"
+feature = "state.calm"
+
+[[mappings]]
+control = "arousal"
+feature = "state.arousal"
+
 [generator]
 model = "nca"
 path = "{model}"

@@ -45,7 +45,9 @@ def test_extra_detection_and_ectopic_pair_are_absorbed() -> None:
         tr, hr = _hr_series(faulty)
         assert np.max(np.abs(np.diff(hr[10:]))) < 4.0  # never a jump on one bad beat
         assert abs(hr[-1] - clean[-1]) < 1.0
-        assert tr.artefacts >= 1
+        # Caught by the quality judge (out of rhythm: it never reaches the rate) or by the
+        # artefact rules: either way counted.
+        assert tr.artefacts + tr.quality.bad >= 1
 
 
 def test_a_real_change_of_rhythm_is_accepted_after_a_few_beats() -> None:

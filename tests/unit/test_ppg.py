@@ -9,9 +9,9 @@ import pytest
 
 from installation.features.cardiac import CardiacExtractor
 from installation.features.ppg import PpgExtractor
-from installation.features.wfdb212 import read_wfdb212
 from installation.messages import Status
 from tests.unit.feature_helpers import feed, series
+from tests.wfdb212 import read_wfdb212
 
 
 def _agreement(ts: np.ndarray, ecg: np.ndarray, ppg: np.ndarray, step: int) -> tuple:
@@ -35,7 +35,11 @@ def test_challenge2015_false_alarm_record_ecg_and_ppg_agree_and_never_lose_the_b
     assert both.mean() > 0.9
     after_warm_up = [f for f in fp if f.t > 10.0]
     assert not any("no beat" in f.reason for f in after_warm_up)  # no false "no heartbeat"
-    assert all(f.status is Status.OK or f.reason == "non-finite samples" for f in after_warm_up)
+    # The finger moves at ~250-259 s (pulses missed, shapes torn: see the plot in
+    # docs/signal-quality.md): the judge may call that stretch noisy, and nothing else.
+    assert all(f.status is Status.OK or f.reason == "non-finite samples"
+               or (f.reason == "noisy" and 249.0 < f.t < 262.0) for f in after_warm_up)
+    assert sum(f.status is Status.OK for f in after_warm_up) > 0.95 * len(after_warm_up)
     lat = np.array([e.reported - e.t for e in ep])
     assert np.all(lat >= 0) and np.median(lat) < 0.3
 

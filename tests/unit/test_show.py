@@ -103,6 +103,16 @@ def test_mapping_to_an_undeclared_stream_is_refused(tmp_path: Path) -> None:
         load_show(write_show(tmp_path, text))
 
 
+def test_pulse_at_and_the_beat_forecast_are_heart_features_only(tmp_path: Path) -> None:
+    text = MINIMAL.replace("ecg.beat_pulse", "ecg.pulse_at") + (
+        '\n[[mappings]]\ncontrol = "soon"\nfeature = "ecg.next_beat_in_s"\n')
+    show = load_show(write_show(tmp_path, text))
+    assert [m.feature for m in show.mappings] == ["ecg.pulse_at", "ecg.next_beat_in_s"]
+    eeg = MINIMAL.replace('type = "ECG"', 'type = "EEG"').replace("beat_pulse", "pulse_at")
+    with pytest.raises(ShowError, match=r"\(EEG\) has no feature 'pulse_at'"):
+        load_show(write_show(tmp_path, eeg))
+
+
 def test_missing_shader_file_is_refused(tmp_path: Path) -> None:
     path = write_show(tmp_path, MINIMAL.replace("shaders/a.frag", "shaders/nope.frag"))
     with pytest.raises(ShowError, match=r"passes\[0\]\.shader: shader file not found"):
@@ -168,3 +178,71 @@ def test_every_quantity_of_the_visitor_state_has_a_default_source() -> None:
     from installation.show import DEFAULT_STATE_SOURCES
 
     assert set(DEFAULT_STATE_SOURCES) == set(COMPOSITE_WEIGHTS)
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "marker", "words"),
+    [
+        # The new user's typo from issue 14: "check: ok", then a control idle all show long.
+        ('\n[[mappings]]\ncontrol = "energy"\nfeature = "ecg.heartrate"\n', "ecg.heartrate",
+         "mappings[1].feature: stream 'ecg' (ECG) has no feature 'heartrate' (did you mean"
+         " ecg.heart_rate?)"),
+        ('\n[streams.eeg]\ntype = "EEG"\nrequired = false\n'
+         '\n[[mappings]]\ncontrol = "calm"\nfeature = "eeg.alpha_rl_Fp1"\n', "alpha_rl_Fp1",
+         "did you mean eeg.alpha_rel_Fp1?"),
+        ('\n[[mappings]]\ncontrol = "calm"\nfeature = "ekg.heart_rate"\n', "ekg.heart_rate",
+         "stream 'ekg' is not declared in [streams] (declared: ecg); did you mean 'ecg'?"),
+        ('\n[[mappings]]\ncontrol = "calm"\nfeature = "state.calmness"\n', "state.calmness",
+         "did you mean state.calm?"),
+        ('\n[visitor]\nsources = { heart_rate = "ecg.hart_rate" }\n', "hart_rate",
+         "visitor.sources.heart_rate: stream 'ecg' (ECG) has no feature 'hart_rate'"),
+    ],
+)
+def test_a_feature_name_typo_is_an_error_naming_the_key_line_and_closest_name(
+    tmp_path: Path, snippet: str, marker: str, words: str
+) -> None:
+    path = write_show(tmp_path, MINIMAL + snippet)
+    with pytest.raises(ShowError) as caught:
+        load_show(path)
+    message = str(caught.value)
+    assert words in message
+    assert message.startswith(f"{path}:{_line_of(path, marker)}:")
+
+
+def test_per_channel_eeg_features_and_every_declared_name_load(tmp_path: Path) -> None:
+    from installation.features.catalog import FEATURES
+
+    text = MINIMAL.replace('[streams.ecg]\ntype = "ECG"', "".join(
+        f'[streams.s{k.lower()}]\ntype = "{k}"\nrequired = false\n\n' for k in FEATURES
+    ) + '[streams.ecg]\ntype = "ECG"')
+    for kind, names in FEATURES.items():
+        for name in (*names.names, *(p.replace("<label>", "O2") for p in names.patterns)):
+            text += (f'\n[[mappings]]\ncontrol = "c_{kind}_{name}"\n'
+                     f'feature = "s{kind.lower()}.{name}"\n')
+    show = load_show(write_show(tmp_path, text))
+    assert any(m.feature == "seeg.alpha_rel_O2" for m in show.mappings)
+
+
+def test_a_uniform_bound_to_a_control_nothing_produces_is_refused(tmp_path: Path) -> None:
+    bound = 'uniforms = { u_pulse = "pulse", u_calm = "clam" }'
+    path = write_show(tmp_path, MINIMAL.replace('uniforms = { u_pulse = "pulse" }', bound))
+    with pytest.raises(ShowError) as caught:
+        load_show(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{_line_of(path, 'u_calm')}:")
+    assert "passes[0].uniforms.u_calm: control 'clam' is produced by nothing" in message
+
+
+@pytest.mark.parametrize("producer", ['[idle]\ncontrols = { glow = 0.4 }\n',
+                                      '[idle]\nbreath_control = "glow"\n'])
+def test_idle_controls_and_the_idle_breath_produce_controls_for_uniforms(
+    tmp_path: Path, producer: str
+) -> None:
+    text = MINIMAL.replace('uniforms = { u_pulse = "pulse" }',
+                           'uniforms = { u_pulse = "pulse", u_glow = "glow" }')
+    show = load_show(write_show(tmp_path, text + "\n" + producer))
+    assert show.passes[0].uniforms["u_glow"] == "glow"

@@ -143,3 +143,22 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         w.write_samples(sid, [0.0], [1])
     with pytest.raises(ValueError, match="closed"):
         w.write_boundary()
+
+
+def test_declared_units_are_written_and_read_back_by_the_recording_input(tmp_path: Path) -> None:
+    from installation.inputs.recording import load_recording
+
+    path = tmp_path / "units.xdf"
+    info = StreamInfo("chest", "ECG", 2, 250.0, channel_labels=("MLII", "V5"),
+                      channel_units=("millivolts", "millivolts"))
+    with XdfWriter(path) as w:
+        sid = w.add_stream(info)
+        w.write_samples(sid, np.arange(10) / 250.0, np.zeros((10, 2)))
+    channels = _load_raw(path)["chest"]["info"]["desc"][0]["channels"][0]["channel"]
+    assert [(c["label"][0], c["unit"][0]) for c in channels] == [
+        ("MLII", "millivolts"), ("V5", "millivolts")]
+    (read,) = load_recording(path).streams
+    assert read.info.channel_units == ("millivolts", "millivolts")
+    with pytest.raises(ValueError, match="one unit per channel"), XdfWriter(
+            tmp_path / "bad.xdf") as w:
+        w.add_stream(StreamInfo("x", "ECG", 2, 250.0, channel_units=("mV",)))

@@ -1,7 +1,8 @@
 """A small reader for WFDB records stored in format 212 (MIT-BIH, PhysioNet challenges).
 
 Hand-written on purpose: the ``wfdb`` package would pull pandas and matplotlib into the
-engine for what is a 3-bytes-per-2-samples unpacking; this module needs only numpy.
+test environment for what is a 3-bytes-per-2-samples unpacking; this module needs only numpy.
+Only the tests and benchmarks read WFDB records, so it lives here, not in the engine.
 """
 
 from __future__ import annotations
