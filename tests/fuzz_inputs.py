@@ -235,8 +235,10 @@ def _on_alarm(_signum: int, _frame: object) -> None:
 def fuzz_show(folder: Path) -> Path:
     """The default piece at a tiny size: the fuzzers test the input path, not the generator."""
     text = (REPO / "show.toml").read_text()
-    # Every size (the generator's, each pass's, the output's), whatever the piece sets.
-    text = re.sub(r"(?m)^size = \[\d+, \d+\]", "size = [32, 18]", text)
+    # Every size (generator, passes, output), whatever the piece's are today: replacing the
+    # literal sizes of an older default piece silently left a 192x108 generator and a 320x180
+    # pass in, which made each case ~10x dearer and the huge_generator mutants slow, not refused.
+    text = re.sub(r"^size = \[\d+, \d+\]$", "size = [32, 18]", text, flags=re.M)
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
     path = folder / "fuzz-show.toml"
     path.write_text(text)

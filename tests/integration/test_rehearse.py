@@ -48,20 +48,41 @@ def test_playback_clock_pauses_seeks_changes_speed_and_loops() -> None:
     assert clock.now() == pytest.approx(60.0)
 
 
-@pytest.mark.parametrize("scenario", [
+SCENARIOS = [
     "keys_pause_seek_and_speed",
     "live_streams_drive_the_piece_and_the_hud_plots_them",
     "edited_shader_applies_within_a_second_and_a_broken_one_keeps_running",
     "osc_nudges_a_control_during_rehearsal",
     "saved_mood_lands_in_the_show_and_loads_back",
     "osc_garbage_and_a_flood_never_stop_the_show",
-])
-def test_rehearsal_in_a_real_window(scenario: str, xvfb_display: str) -> None:
-    # Each scenario in its own process: a GLX window and the GL tests' EGL context do not mix.
+]
+
+
+@pytest.fixture(scope="module")
+def scenario_results(xvfb_display: str) -> dict[str, str]:
+    """Every scenario, one after another in one process of their own (a GLX window and the GL
+    tests' EGL context do not mix); what each printed, by name."""
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("rehearse_scenarios.py")), scenario],
+        [sys.executable, str(Path(__file__).with_name("rehearse_scenarios.py")), *SCENARIOS],
         cwd=REPO, env=dict(os.environ, DISPLAY=xvfb_display), capture_output=True, text=True,
-        timeout=180,
+        timeout=180 * len(SCENARIOS),
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "scenario held" in result.stdout
+    found: dict[str, str] = {}
+    name = None
+    for line in result.stdout.splitlines(keepends=True):
+        if line.startswith(("scenario held: ", "scenario failed: ")):
+            name = line.split(": ", 1)[1].strip()
+            found[name] = line
+        elif name is not None:
+            found[name] += line
+    # A scenario that killed the process shows up as missing, with the process's last words.
+    for missing in set(SCENARIOS) - set(found):
+        found[missing] = (f"no result (exit {result.returncode}):\n"
+                          + result.stdout[-3000:] + result.stderr[-3000:])
+    return found
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_rehearsal_in_a_real_window(scenario: str, scenario_results: dict[str, str]) -> None:
+    assert scenario_results[scenario].startswith(f"scenario held: {scenario}\n"), (
+        scenario_results[scenario][-6000:])

@@ -252,10 +252,19 @@ def _replay_recording() -> Recording:
     return load_recording(DATA / "empty_streams.xdf")
 
 
+@pytest.fixture(scope="module")
+def replay_recording() -> Recording:
+    """Loaded once for every hypothesis example (sources only read it: chunks are read-only
+    views), not 60 times."""
+    return _replay_recording()
+
+
 @settings(max_examples=60, deadline=None)
 @given(steps=st.lists(st.floats(-5.0, 30.0, allow_nan=False), min_size=1, max_size=25))
-def test_read_until_delivers_each_sample_exactly_once(steps: list[float]) -> None:
-    rec = _replay_recording()
+def test_read_until_delivers_each_sample_exactly_once(
+    replay_recording: Recording, steps: list[float]
+) -> None:
+    rec = replay_recording
     source = RecordingSource(rec, rec.streams)
     got: dict[str, list[float]] = {s.info.name: [] for s in rec.streams}
     previous = -np.inf
