@@ -90,6 +90,11 @@ class LslSettings:
         How often the background thread looks for a (new) matching stream.
     rate_window_s
         Window over which the effective sample rate is measured.
+    open_timeout_s
+        How long an inlet's open may take (header, then the data connection). Generous: it
+        runs in the background thread, and a producer that started sending while a short
+        open timed out has lost those samples to us by the retry (a loaded 2-core machine
+        timed out at 1 s).
     open_retry_s
         Wait before retrying a stream whose inlet failed to open (a timeout on a loaded
         machine or a slow network); it doubles with each further failure of that stream...
@@ -104,6 +109,7 @@ class LslSettings:
     irregular_stale_s: float = 5.0
     resolve_every_s: float = 0.5
     rate_window_s: float = 5.0
+    open_timeout_s: float = 5.0
     open_retry_s: float = 0.5
     open_retry_max_s: float = 8.0
 
@@ -511,8 +517,8 @@ class LslInput:
             found, max_buflen=self.settings.buffer_s, recover=False, processing_flags=flags
         )
         try:
-            full = inlet.info(timeout=1.0)
-            inlet.open_stream(timeout=1.0)
+            full = inlet.info(timeout=self.settings.open_timeout_s)
+            inlet.open_stream(timeout=self.settings.open_timeout_s)
             # The first clock-offset estimate takes several probe round trips (~0.5 s); liblsl
             # would block the first pull on it, so get it here, off the caller's thread.
             inlet.time_correction(timeout=2.0)
