@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installation.clock import LslClock, PlaybackClock
+from installation.first_frame import require_probe
 from installation.inputs.live import LslSource
 from installation.inputs.recording import RecordingSource, load_recording
 from installation.messages import Controls, Frame
@@ -74,6 +75,7 @@ class Rehearsal:
             streams = resolve_streams(show, loaded)
             self.clock = PlaybackClock(duration=loaded.duration, fps=out.fps)
         self.transport = Transport(None if self.live else self.clock)
+        require_probe(show)  # before the window's GL context: a pass that never ends
         self.window = ShowWindow(WindowSettings(
             size=out.size, screen=out.screen if options.screen is None else options.screen,
             fullscreen=options.fullscreen, vsync=out.vsync), title=f"rehearse: {show.meta.title}")

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from installation.clock import FixedStepClock
 from installation.errors import RecordingError, UserError
+from installation.first_frame import require_probe
 from installation.inputs.recording import RecordedStream, Recording, RecordingSource, load_recording
 from installation.messages import Chunk
 from installation.pipeline import Pipeline, Step
@@ -104,13 +105,16 @@ def replay(
     Raises
     ------
     UserError
-        Bad recording, missing stream, unwritable output, or a shader that fails.
+        Bad recording, missing stream, unwritable output, a shader that fails, or a pass
+        that does not finish its probe frame within ``[output] probe_limit_s``.
     """
     recording = load_recording(recording_path)
     source = RecordingSource(recording, resolve_streams(show, recording))
     start, n_frames = _frame_range(recording, options)
     output = Path(output)
     began = time.perf_counter()
+    # Before our own GL context: a draw that never returns would hang this process for good.
+    require_probe(show, options.size)
     ctx = create_offscreen_context()
     try:
         # No pass budget in replay: it is measured in wall time, and a loaded machine must
