@@ -30,8 +30,8 @@ from installation.errors import ShowError, UserError
 if TYPE_CHECKING:
     from installation.show import Show
 
-__all__ = ["FirstFrame", "Hang", "hanging_passes", "probe_passes", "render_first_frame",
-           "require_probe"]
+__all__ = ["FirstFrame", "Hang", "PassProbe", "hanging_passes", "probe_passes",
+           "render_first_frame", "start_probe"]
 
 @dataclass(frozen=True)
 class FirstFrame:
@@ -80,67 +80,107 @@ class Hang:
                 f"{self.limit_s:g} s (an endless loop?)")
 
 
-def probe_passes(show: Show, time_limit_s: float, off: Collection[int] = (),
-                 size: tuple[int, int] | None = None) -> Hang | None:
-    """Draw one frame of ``show``'s passes in a child process; name the first that hangs.
+class PassProbe:
+    """One probe child, started at once; :meth:`result` waits for its verdict, so the caller
+    can load a recording meanwhile (the child runs on another core). A context manager: on
+    leaving, a child still running is killed.
 
     Parameters
     ----------
     show
         The loaded show (its ``[[passes]]``).
     time_limit_s
-        Seconds the whole probe may take (start-up, compile and the frame).
+        Seconds the whole probe may take, from its start (start-up, compile and the frame);
+        0: no probe, :meth:`result` answers ``None``.
     off
         Indices of passes already turned off (passed through), e.g. found hanging before.
     size
         The frame size the mode renders at (``None``: ``[output] size``). Not smaller: a
         loop that llvmpipe cuts off after 65,535 turns ends in a second on a small frame
         and takes minutes on the real one.
-
-    Returns
-    -------
-    Hang or None
-        The first pass, in drawing order, that the GPU had not finished when the limit ran
-        out (the child is killed); ``None`` when the frame came.
-
-    Raises
-    ------
-    ShowError
-        The child failed otherwise (a shader that does not compile...): its last line,
-        naming the file.
     """
-    w, h = size or show.output.size
-    command = [sys.executable, "-m", "installation.first_frame", "--passes", str(show.path),
-               str(w), str(h), ",".join(str(i) for i in sorted(off))]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as child:
+
+    def __init__(self, show: Show, time_limit_s: float, off: Collection[int] = (),
+                 size: tuple[int, int] | None = None) -> None:
+        self.show, self.time_limit_s, self.off = show, time_limit_s, frozenset(off)
+        self._began = time.monotonic()
+        self._child: subprocess.Popen[str] | None = None
+        if time_limit_s > 0:
+            w, h = size or show.output.size
+            command = [sys.executable, "-m", "installation.first_frame", "--passes",
+                       str(show.path), str(w), str(h), ",".join(map(str, sorted(self.off)))]
+            self._child = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> Hang | None:
+        """Wait for the child (at most what is left of the limit).
+
+        Returns
+        -------
+        Hang or None
+            The first pass, in drawing order, that the GPU had not finished when the limit
+            ran out (the child is killed); ``None`` when the frame came.
+
+        Raises
+        ------
+        ShowError
+            The child failed otherwise (a shader that does not compile...): its last line,
+            naming the file.
+        """
+        child = self._child
+        if child is None:
+            return None
+        left = max(0.0, self.time_limit_s - (time.monotonic() - self._began))
         try:
-            out, err = child.communicate(timeout=time_limit_s)
+            out, err = child.communicate(timeout=left)
         except subprocess.TimeoutExpired:
             child.kill()
             out, _ = child.communicate()  # what the child said before it was killed
-            return _hang(show, out, time_limit_s, off)
-    if child.returncode != 0:
-        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-        last = lines[-1] if lines else f"exit status {child.returncode}"
-        raise ShowError(f"{show.path}: the probe frame failed: {last}")
-    return None
+            return _hang(self.show, out, self.time_limit_s, self.off)
+        if child.returncode != 0:
+            lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+            last = lines[-1] if lines else f"exit status {child.returncode}"
+            raise ShowError(f"{self.show.path}: the probe frame failed: {last}")
+        return None
+
+    def require(self) -> None:
+        """Replay and rehearsal: :meth:`result`, and a hang is an error.
+
+        Raises
+        ------
+        ShowError
+            A pass never finished its frame: one line naming its shader file and the limit.
+        """
+        hang = self.result()
+        if hang is not None:
+            raise ShowError(f"{hang.describe()} ({self.show.path} output.probe_limit_s)")
+
+    def close(self) -> None:
+        """Kill the child if it is still running."""
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.communicate()
+
+    def __enter__(self) -> PassProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def require_probe(show: Show, size: tuple[int, int] | None = None) -> None:
-    """Replay and rehearsal: probe the show (``[output] probe_limit_s``; 0 skips it).
+def probe_passes(show: Show, time_limit_s: float, off: Collection[int] = (),
+                 size: tuple[int, int] | None = None) -> Hang | None:
+    """Draw one frame of ``show``'s passes in a child process and name the first that
+    hangs: a :class:`PassProbe` waited for at once."""
+    with PassProbe(show, time_limit_s, off, size) as probe:
+        return probe.result()
 
-    Raises
-    ------
-    ShowError
-        A pass never finished its frame: one line naming its shader file and the limit.
-    """
-    limit = show.output.probe_limit_s
-    if limit <= 0:
-        return
-    hang = probe_passes(show, limit, size=size)
-    if hang is not None:
-        raise ShowError(f"{hang.describe()} ({show.path} output.probe_limit_s)")
+
+def start_probe(show: Show, size: tuple[int, int] | None = None) -> PassProbe:
+    """Replay and rehearsal: start probing ``show`` within ``[output] probe_limit_s`` (0: a
+    probe that answers at once); call :meth:`PassProbe.require` before opening a GL
+    context."""
+    return PassProbe(show, show.output.probe_limit_s, size=size)
 
 
 def hanging_passes(show: Show, time_limit_s: float,
