@@ -17,6 +17,7 @@ line that never came. ``python -m installation.first_frame --passes SHOW W H [OF
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FirstFrame", "Hang", "PassProbe", "hanging_passes", "probe_passes",
            "render_first_frame", "start_probe"]
+
+_log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class FirstFrame:
@@ -124,8 +128,8 @@ class PassProbe:
         Raises
         ------
         ShowError
-            The child failed otherwise (a shader that does not compile...): its last line,
-            naming the file.
+            The show failed otherwise (a shader that does not compile...): the child's one
+            line, naming the file, as the mode's own build would say it.
         """
         child = self._child
         if child is None:
@@ -137,10 +141,16 @@ class PassProbe:
             child.kill()
             out, _ = child.communicate()  # what the child said before it was killed
             return _hang(self.show, out, self.time_limit_s, self.off)
-        if child.returncode != 0:
-            lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-            last = lines[-1] if lines else f"exit status {child.returncode}"
-            raise ShowError(f"{self.show.path}: the probe frame failed: {last}")
+        if child.returncode == 0:
+            return None
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        last = lines[-1] if lines else f"exit status {child.returncode}"
+        if child.returncode == 2:  # the show's fault: the very line its own build would give
+            raise ShowError(last)
+        # The probe itself could not run (no EGL beside a kiosk's window context, a driver
+        # crash): the show must still start, unprobed, rather than not at all.
+        _log.warning("%s: no first-frame probe (%s); going on without it", self.show.path,
+                     last)
         return None
 
     def require(self) -> None:
@@ -230,7 +240,7 @@ def _hang(show: Show, out: str, limit_s: float, off: Collection[int]) -> Hang:
 
 
 def _probe_main(argv: list[str]) -> int:
-    from installation.render.gl_context import create_offscreen_context
+    from installation.render.gl_context import OffscreenContextError, create_offscreen_context
     from installation.render.passes import Renderer
     from installation.show import load_show, pass_specs
 
@@ -238,7 +248,11 @@ def _probe_main(argv: list[str]) -> int:
         show = load_show(argv[0])
         size = (int(argv[1]), int(argv[2]))
         off = {int(i) for i in argv[3].split(",") if i} if len(argv) > 3 else set()
-        ctx = create_offscreen_context()
+        try:
+            ctx = create_offscreen_context()
+        except OffscreenContextError as error:
+            print(f"{error}", file=sys.stderr)
+            return 3  # not the show's fault: the parent goes on unprobed
         try:
             gen = show.generator.size
             renderer = Renderer(ctx, pass_specs(show), size=size,
