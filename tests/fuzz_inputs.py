@@ -235,7 +235,10 @@ def _on_alarm(_signum: int, _frame: object) -> None:
 def fuzz_show(folder: Path) -> Path:
     """The default piece at a tiny size: the fuzzers test the input path, not the generator."""
     text = (REPO / "show.toml").read_text()
-    text = text.replace("size = [256, 144]", "size = [32, 18]")
+    # The generator's size, whatever the piece says it is (it was [256, 144], is [192, 108]):
+    # a `huge_generator` mutant must blow up the generator, not the output.
+    text = re.sub(r"(\[generator\][^\[]*?)size = \[\d+, \d+\]", r"\1size = [32, 18]", text,
+                  count=1)
     text = text.replace("size = [640, 360]", "size = [32, 18]")
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
     # The repo's own shaders end: no first-frame probe child per case (its own tests are in
