@@ -587,6 +587,15 @@ class OutputSpec:
                                      " Gallery and rehearsal only: replay renders every pass, so"
                                      " that it stays byte-identical on a loaded machine.")
     )
+    probe_limit_s: float = field(
+        default=30.0, metadata=bounds(ge=0.0, le=600.0, doc="Replay, rehearsal and gallery"
+                                      " first render one frame of the passes in a child process"
+                                      " (a GPU draw that never returns cannot be stopped"
+                                      " in-process); a pass not done within this many seconds"
+                                      " ends replay and rehearsal (exit 2, naming its shader)"
+                                      " and is turned off in the gallery. 0: no probe (a"
+                                      " trusted show).")
+    )
     screen: int = field(
         default=0, metadata=bounds(ge=0, le=64, doc="Gallery and rehearsal window: screen index (0:"
                                    " primary; --screen overrides).")

@@ -240,6 +240,9 @@ def fuzz_show(folder: Path) -> Path:
     # pass in, which made each case ~10x dearer and the huge_generator mutants slow, not refused.
     text = re.sub(r"^size = \[\d+, \d+\]$", "size = [32, 18]", text, flags=re.M)
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
+    # The repo's own shaders end: no first-frame probe child per case (its own tests are in
+    # tests/integration/test_endless_shader.py).
+    text = text.replace("[output]\n", "[output]\nprobe_limit_s = 0\n", 1)
     path = folder / "fuzz-show.toml"
     path.write_text(text)
     return path

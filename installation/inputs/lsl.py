@@ -28,7 +28,8 @@ from typing import Protocol
 
 import numpy as np
 import pylsl
-from pylsl.util import LostError
+from pylsl.lib import lib
+from pylsl.util import LostError, handle_error
 
 from installation.inputs.silence import SilenceRule
 from installation.messages import Chunk, Status, StreamInfo
@@ -221,6 +222,30 @@ class _Connection:
     capacity: int
 
 
+def _flags(nominal_srate: float) -> int:
+    flags = pylsl.proc_clocksync
+    if nominal_srate > 0:
+        flags |= pylsl.proc_dejitter | pylsl.proc_monotonize
+    return flags
+
+
+def _restart_dejitter(conn: _Connection) -> None:
+    """Start liblsl's dejitter afresh: called when a regular stream has gone quiet.
+
+    liblsl smooths stamps with one line through sample count and time (a forgetting least
+    squares, 90-s half-time) that knows nothing of pauses: after a 2-s pause it stamps the
+    samples that resume as if none had been missed (seen: 14 ms after the last sample), so the
+    gap vanishes from the stamps that features and the gallery's visit recordings get, and a
+    replay of the recording said ``ok`` where live said ``stale``. liblsl resets the dejitterer
+    when its flag changes (``time_postprocessor::set_options``), so it is toggled off and on.
+    """
+    if conn.info.nominal_srate <= 0:
+        return  # irregular streams are not dejittered
+    flags = _flags(conn.info.nominal_srate)
+    handle_error(lib.lsl_set_postprocessing(conn.inlet.obj, flags & ~pylsl.proc_dejitter))
+    handle_error(lib.lsl_set_postprocessing(conn.inlet.obj, flags))
+
+
 class _RateMeter:
     """Effective sample rate from the time stamps of the last ``window_s`` seconds."""
 
@@ -292,7 +317,9 @@ class LslInput:
         # A failed open is not a lost stream: the producer may be streaming, so it is retried.
         self._backoff: dict[str, tuple[int, float]] = {}
         self._rate = _RateMeter(self.settings.rate_window_s)
-        self._last_data = 0.0  # local_clock() when the last sample arrived (or we connected)
+        # Where the current silence began, on the local clock: the newest sample's stamp (or
+        # the connection), as replay counts a gap from a recorded sample's stamp.
+        self._last_data = 0.0
         self._last_stamp = -np.inf
         self._status = Status.LOST
         self._reason = "waiting for a stream matching " + self.predicate
@@ -366,11 +393,19 @@ class LslInput:
         now = pylsl.local_clock()
         n = timestamps.shape[0]
         if n:
-            self._last_data = now
             self._last_stamp = float(timestamps[-1])
+            # Silence is counted from the newest sample's stamp, not from when the pull saw
+            # it: then a gap turns `stale` at the same frame live as in a replay of its
+            # recording (which has only the stamps), however late this poll came. A sample
+            # delivered later than half the stale delay (a slow radio link) counts from its
+            # arrival less that half, so a late but steady stream never flickers stale.
+            half = 0.5 * self._stale_after(conn.info)
+            self._last_data = max(self._last_data, self._last_stamp, now - half)
             self._rate.add(timestamps)
             self._set(Status.OK, "")
         elif now - self._last_data > self._stale_after(conn.info):
+            if self._status is Status.OK:
+                _restart_dejitter(conn)
             self._set(Status.STALE, f"no samples for {now - self._last_data:.1f} s")
         # t_end: a dejittered stamp can sit a hair past the local clock.
         t_end = max(now, self._last_stamp)
@@ -506,10 +541,7 @@ class LslInput:
         return {self._pending.uid} if self._pending is not None else set()
 
     def _open(self, found: pylsl.StreamInfo) -> _Connection | None:
-        irregular = found.nominal_srate() == pylsl.IRREGULAR_RATE
-        flags = pylsl.proc_clocksync
-        if not irregular:
-            flags |= pylsl.proc_dejitter | pylsl.proc_monotonize
+        flags = _flags(found.nominal_srate())
         # recover=False: a vanished stream must surface as LostError (status lost) instead of
         # liblsl silently waiting for the same source; our resolver does the recovering, and
         # may pick a different device.

@@ -121,8 +121,9 @@ class Recording:
 def load_recording(path: str | Path) -> Recording:
     """Load a ``.xdf`` or ``.csv`` recording.
 
-    XDF goes through :func:`pyxdf.load_xdf` with its defaults (clock synchronisation and
-    dejittering). A file cut mid-chunk loads up to its last complete chunk, with a warning.
+    XDF goes through :func:`pyxdf.load_xdf` (clock synchronisation and dejittering, with a
+    segment break at every gap the live input would call ``stale``). A file cut mid-chunk
+    loads up to its last complete chunk, with a warning.
     See :func:`_load_csv` for the CSV layout.
 
     Raises
@@ -198,6 +199,14 @@ class _PyxdfLog(logging.Handler):
         self._logger.propagate = self._propagate
 
 
+# pyxdf's dejitter fits one line through each segment of a stream, and by default only a
+# gap over max(1 s, 500 samples) starts a new one: a shorter dropout is smoothed away, so a
+# replay showed `ok` through a silence the live input reports `stale`. Breaking segments at
+# the live rule's own delay, max(min_stale_s, stale_intervals / rate), keeps every such gap.
+_GAP_BREAKS = {"jitter_break_threshold_seconds": SilenceRule().min_stale_s,
+               "jitter_break_threshold_samples": SilenceRule().stale_intervals}
+
+
 def _load_xdf(path: Path, raw: bytes) -> Recording:
     if raw[:4] != b"XDF:":
         raise RecordingError(f"{path}: not an XDF file (no 'XDF:' magic bytes)")
@@ -215,7 +224,7 @@ def _load_xdf(path: Path, raw: bytes) -> Recording:
         raw = raw[:end]
     with _PyxdfLog() as log:
         try:
-            xdf_streams, _header = pyxdf.load_xdf(io.BytesIO(raw))
+            xdf_streams, _header = pyxdf.load_xdf(io.BytesIO(raw), **_GAP_BREAKS)
         except Exception as e:  # pyxdf signals damage with assorted exception types
             raise RecordingError(f"{path}: unreadable XDF ({type(e).__name__}: {e})") from e
     if not xdf_streams:

@@ -16,10 +16,12 @@ kiosk's sink parts (:mod:`installation.modes.kiosk`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from installation.clock import LslClock
+from installation.first_frame import hanging_passes
 from installation.generation import LiveGeneration
 from installation.inputs.live import LslSource
 from installation.modes.kiosk import (
@@ -61,6 +63,9 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
     out = show.output
     with contextlib.ExitStack() as stack:
         notifier = stack.enter_context(contextlib.closing(SystemdNotifier()))
+        # Before the window's GL context: a pass that never ends would freeze the kiosk, and
+        # the watchdog would restart it into the same hang. Such passes are turned off.
+        hung = probe_gallery(show, notifier, log)
         window = stack.enter_context(ShowWindow(WindowSettings(
             size=out.size, screen=out.screen if options.screen is None else options.screen,
             fullscreen=out.fullscreen if options.fullscreen is None else options.fullscreen,
@@ -69,6 +74,7 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
         pipeline = Pipeline(show, window.ctx, out.size, out.fps, generation=LiveGeneration,
                             latency_s=out.latency_s)
         stack.callback(pipeline.release)
+        pipeline.renderer.turned_off |= hung
         kiosk, faults = KioskWindow(window, notifier), FaultLog(log)
         sinks = Sinks(VisitRecorder(show, pipeline, source, log), kiosk,
                       StatusPublisher(options.status_file, options.status_every_s, notifier,
@@ -81,3 +87,21 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             run(pipeline, source, LslClock(out.fps), sinks, on_fault=faults)
     return 0
+
+
+def probe_gallery(show: Show, notifier: SystemdNotifier, log: logging.Logger) -> set[int]:
+    """Probe the show's passes (``[output] probe_limit_s``; 0: none) and return the indices
+    of those that never finished a frame, each named in one logged line, to be passed
+    through for the run as a pass over its budget is."""
+    limit = show.output.probe_limit_s
+    if limit <= 0:
+        return set()
+
+    def extend(seconds: float) -> None:
+        # Not READY yet: systemd's start timeout, not the watchdog, is running; extend it.
+        notifier.notify(f"EXTEND_TIMEOUT_USEC={int((seconds + 10.0) * 1e6)}")
+
+    hung = hanging_passes(show, limit, before=extend)
+    for hang in hung:
+        log.error("%s: turned off for the run (its input is passed through)", hang.describe())
+    return {hang.index for hang in hung}

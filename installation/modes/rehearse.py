@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installation.clock import LslClock, PlaybackClock
+from installation.first_frame import start_probe
 from installation.inputs.live import LslSource
 from installation.inputs.recording import RecordingSource, load_recording
 from installation.messages import Controls, Frame
@@ -67,12 +68,16 @@ class Rehearsal:
     def __init__(self, show: Show, recording: Path | None, options: RehearsalOptions) -> None:
         self.live = recording is None
         out = show.output
-        if recording is None:
-            self.clock: PlaybackClock | LslClock = LslClock(out.fps)
-        else:
-            loaded = load_recording(recording)
-            streams = resolve_streams(show, loaded)
-            self.clock = PlaybackClock(duration=loaded.duration, fps=out.fps)
+        # Drawn in a child while the recording loads; the verdict comes before the window's
+        # GL context: a pass that never ends would freeze this process for good.
+        with start_probe(show) as probe:
+            if recording is None:
+                self.clock: PlaybackClock | LslClock = LslClock(out.fps)
+            else:
+                loaded = load_recording(recording)
+                streams = resolve_streams(show, loaded)
+                self.clock = PlaybackClock(duration=loaded.duration, fps=out.fps)
+            probe.require()
         self.transport = Transport(None if self.live else self.clock)
         self.window = ShowWindow(WindowSettings(
             size=out.size, screen=out.screen if options.screen is None else options.screen,

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from installation.clock import FixedStepClock
 from installation.errors import RecordingError, UserError
+from installation.first_frame import start_probe
 from installation.inputs.recording import RecordedStream, Recording, RecordingSource, load_recording
 from installation.messages import Chunk
 from installation.pipeline import Pipeline, Step
@@ -104,13 +105,18 @@ def replay(
     Raises
     ------
     UserError
-        Bad recording, missing stream, unwritable output, or a shader that fails.
+        Bad recording, missing stream, unwritable output, a shader that fails, or a pass
+        that does not finish its probe frame within ``[output] probe_limit_s``.
     """
-    recording = load_recording(recording_path)
-    source = RecordingSource(recording, resolve_streams(show, recording))
-    start, n_frames = _frame_range(recording, options)
-    output = Path(output)
     began = time.perf_counter()
+    # The probe's child draws while the recording loads; its verdict comes before our own GL
+    # context, since a draw that never returns would hang this process for good.
+    with start_probe(show, options.size) as probe:
+        recording = load_recording(recording_path)
+        source = RecordingSource(recording, resolve_streams(show, recording))
+        start, n_frames = _frame_range(recording, options)
+        output = Path(output)
+        probe.require()
     ctx = create_offscreen_context()
     try:
         # No pass budget in replay: it is measured in wall time, and a loaded machine must

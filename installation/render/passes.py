@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import moderngl
@@ -437,7 +437,11 @@ class Renderer:
         self._resources: list[moderngl.Texture] = []
         self._fade: moderngl.Program | None = None
         self.pass_budget_s = pass_budget_s
-        self.turned_off: set[int] = set()  # fragment passes found over budget, for the run
+        # Passes found over budget, or that never finished a probe frame: passed through.
+        self.turned_off: set[int] = set()
+        # Called with a pass's index once it is drawn: the probe child (installation.
+        # first_frame) waits there for the GPU, so a pass that never ends is named.
+        self.after_pass: Callable[[int], None] | None = None
         self._kept_warned: set[int] = set()
         self._queries: dict[int, moderngl.Query] = {}
         try:
@@ -531,6 +535,11 @@ class Renderer:
     def order(self) -> tuple[str, ...]:
         """The target names in the order they are drawn each frame."""
         return tuple(self._plan.names[i] for i in self._plan.order)
+
+    @property
+    def draw_order(self) -> tuple[int, ...]:
+        """The passes' indices in the order they are drawn each frame."""
+        return tuple(self._plan.order)
 
     def reset(self) -> None:
         """Clear every pass's state (feedback, simulations, particles, integrals), as if no
@@ -734,10 +743,10 @@ class Renderer:
             c = self._compiled[i]
             name = self._plan.names[i]
             target = self._targets[name]
-            if c.spec.kind == "particles":
-                self._draw_particles(c, name, target, controls, t, mix, dt)
-            elif i in self.turned_off:
+            if i in self.turned_off:
                 self._pass_through(i, target)
+            elif c.spec.kind == "particles":
+                self._draw_particles(c, name, target, controls, t, mix, dt)
             elif i not in self._queries or self._frames % BUDGET_EVERY:
                 self._draw_fragment(c, name, target, controls, t, mix, dt)
             else:
@@ -746,6 +755,8 @@ class Renderer:
                 if self._over_budget(i, c):
                     self._pass_through(i, target)  # this frame goes on without it too
             target.finish_frame()
+            if self.after_pass is not None:
+                self.after_pass(i)
         out = self._targets[self._plan.names[self._plan.output]]
         out.fbos[out.current].read_into(self._readback, components=3, alignment=1, dtype="f1")
         self._frames += 1
