@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from installation.errors import ShaderError, ShowError, UserError
+from installation.first_frame import probe_passes
 from installation.messages import Chunk, Controls, Features, Frame
 from installation.render.passes import Renderer
 from installation.render.shader_source import load_shader
@@ -66,6 +67,10 @@ class ShaderWatcher:
     renderer: Renderer
     interval_s: float = 0.25
     clock: Callable[[], float] = time.monotonic
+    # Asked before new programs are compiled here: an error line (the edit is not loaded)
+    # or None. The rehearsal's first-frame probe, so an edit that never ends one frame
+    # cannot freeze the window for good (issue 17).
+    probe: Callable[[], str | None] | None = None
     error: str | None = field(default=None, init=False)
     reloads: int = field(default=0, init=False)
 
@@ -101,6 +106,10 @@ class ShaderWatcher:
             return False
         self._seen = seen
         try:
+            refused = self.probe() if self.probe is not None else None
+            if refused is not None:
+                self.error = refused
+                return False
             self.renderer.reload()
         except ShaderError as error:
             self.error = str(error)
@@ -200,7 +209,7 @@ class ReloadingPipeline:
                  on_show: Callable[[Show], None] | None = None) -> None:
         self.build, self.on_show = build, on_show
         self.current = build(show)
-        self.shaders = ShaderWatcher(self.current.renderer)
+        self.shaders = ShaderWatcher(self.current.renderer, probe=self._probe_current)
         self.show_watch = ShowWatcher(show.path)
         self.reloads = 0
         self._error: str | None = None
@@ -250,7 +259,27 @@ class ReloadingPipeline:
             self._swap(show)
         self._log_error()
 
+    def _probe(self, show: Show) -> str | None:
+        """Draw one frame of ``show``'s passes, as on disk now, in a child process first
+        (``[output] probe_limit_s``; 0: no probe): a pass that never ends is named and the
+        edit is not loaded, where compiling it here would hang the window. Blocks the
+        loop for the probe (about 0.6 s; up to the limit for a pass that never ends)."""
+        renderer = self.current.renderer
+        try:
+            hang = probe_passes(show, show.output.probe_limit_s, off=renderer.turned_off,
+                                size=renderer.size)
+        except UserError as error:  # e.g. a shader that does not compile: its own line
+            return str(error)
+        return None if hang is None else f"{hang.describe()}; the edit is not loaded"
+
+    def _probe_current(self) -> str | None:
+        return self._probe(self.show)
+
     def _swap(self, show: Show) -> None:
+        refused = self._probe(show)
+        if refused is not None:
+            self._error = refused
+            return
         try:
             pipeline = self.build(show)
         except UserError as error:  # e.g. a uniform the shader lacks: keep the running show
@@ -259,7 +288,7 @@ class ReloadingPipeline:
         pipeline.adopt_sensing(self.current)
         self.current.release()
         self.current, self._error = pipeline, None
-        self.shaders = ShaderWatcher(pipeline.renderer)
+        self.shaders = ShaderWatcher(pipeline.renderer, probe=self._probe_current)
         self.reloads += 1
         if self.on_show is not None:
             self.on_show(show)

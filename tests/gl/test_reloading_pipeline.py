@@ -62,3 +62,34 @@ def test_a_broken_shader_is_logged_once_and_a_show_edit_swaps_the_pipeline(
         reloading.step({}, 0.3, 2)
     finally:
         reloading.release()
+
+
+def test_an_edit_that_never_ends_a_frame_is_refused_and_the_last_good_pipeline_draws(
+    ctx: moderngl.Context, artist_show: Path,
+) -> None:
+    # The light pass, edited into a loop that never ends (test_check_untrusted.ENDLESS, plus
+    # the uniforms the show binds), at the rehearsal's real size: llvmpipe ends any one loop
+    # after 65,535 turns, so only a full-size frame really hangs.
+    from tests.integration.test_check_untrusted import ENDLESS
+
+    artist_show.write_text(artist_show.read_text().replace(
+        "[output]\n", "[output]\nprobe_limit_s = 4\n", 1))
+    endless = ENDLESS.replace("uniform float u_time;", "uniform float u_time;\n"
+                              "uniform float u_pulse;\nuniform float u_calm;\n"
+                              "uniform float u_energy;").replace(
+        "+ 0.0 * texture(u_garden, v_uv);",
+        "+ 0.0 * texture(u_garden, v_uv) + 0.0 * (u_pulse + u_calm + u_energy);")
+    show = load_show(artist_show)
+    reloading = ReloadingPipeline(
+        show, lambda s: Pipeline(s, ctx, s.output.size, 10.0, device="cpu"))
+    shader = artist_show.parent / "shaders" / "pulse.frag"
+    try:
+        before = reloading.step({}, 0.1, 0).frame.pixels.copy()
+        shader.write_text(endless)
+        assert reloading.shaders.poll(force=True) is False  # returns: the probe's limit
+        assert reloading.error is not None
+        assert "pulse.frag" in reloading.error and "within 4 s" in reloading.error
+        after = reloading.step({}, 0.1, 1).frame.pixels  # the last good program, not a hang
+        assert after.shape == before.shape and after.std() > 0
+    finally:
+        reloading.release()
