@@ -38,7 +38,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 from installation.errors import ModelError
 
 FORMAT = "installation-gan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a plainer discriminator (no BatchNorm, no decoders); 1 still loads
+# What a format-1 checkpoint's config leaves out: its discriminator had BatchNorm and decoders.
+FORMAT_1_ARCHITECTURE = {"d_norm": "batch", "decoders": True}
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,16 @@ class GanConfig:
     latent_dim: int = 64
     channels: int = 8  # half of format 1's default: 3x the images per second (BENCHMARKS.md)
     d_channels: int = 16
+    d_norm: str = "none"  # "batch": BatchNorm in the discriminator (format 1)
+    decoders: bool = False  # the discriminator's reconstruction decoders (format 1: True)
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size > 512 or self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two from 32 to 512, got {self.size}")
         if self.latent_dim < 1 or self.channels < 2 or self.d_channels < 2:
             raise ValueError("latent_dim must be positive, channels at least 2")
+        if self.d_norm not in ("none", "batch"):
+            raise ValueError(f"d_norm must be 'none' or 'batch', got {self.d_norm!r}")
 
     def g_width(self, res: int) -> int:
         return self.channels * min(16, self.size // res)
@@ -150,23 +156,25 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(x))
 
 
-def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int) -> nn.Module:
-    return spectral_norm(nn.Conv2d(c_in, c_out, k, s, p, bias=False))
+def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int, bias: bool = False) -> nn.Module:
+    return spectral_norm(nn.Conv2d(c_in, c_out, k, s, p, bias=bias))
+
+
+def _conv_act(c_in: int, c_out: int, k: int, s: int, p: int, norm: str) -> list[nn.Module]:
+    """A spectrally normalised conv, BatchNorm when ``norm == "batch"``, LeakyReLU."""
+    if norm == "batch":
+        return [_sn_conv(c_in, c_out, k, s, p), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+    return [_sn_conv(c_in, c_out, k, s, p, bias=True), nn.LeakyReLU(0.2)]
 
 
 class DownBlock(nn.Module):
     """FastGAN's residual down block: a strided conv path and an average-pool path, averaged."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, norm: str = "batch") -> None:
         super().__init__()
-        self.main = nn.Sequential(
-            _sn_conv(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
-            _sn_conv(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
-        )
-        self.direct = nn.Sequential(
-            nn.AvgPool2d(2), _sn_conv(c_in, c_out, 1, 1, 0), nn.BatchNorm2d(c_out),
-            nn.LeakyReLU(0.2),
-        )
+        self.main = nn.Sequential(*_conv_act(c_in, c_out, 4, 2, 1, norm),
+                                  *_conv_act(c_out, c_out, 3, 1, 1, norm))
+        self.direct = nn.Sequential(nn.AvgPool2d(2), *_conv_act(c_in, c_out, 1, 1, 0, norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.main(x) + self.direct(x)) * 0.5
@@ -205,15 +213,18 @@ class Discriminator(nn.Module):
         half = config.size // 2
         self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1), nn.LeakyReLU(0.2))
         res = [r for r in reversed(config.resolutions) if 8 <= r <= half]  # half, ..., 8
-        self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2)) for r in res[:-1])
+        self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2), config.d_norm) for r in res[:-1])
         self._res = res  # resolution after the stem and after each block
         self.logits = nn.Sequential(
-            _sn_conv(w(8), w(8), 1, 1, 0), nn.BatchNorm2d(w(8)), nn.LeakyReLU(0.2),
+            *_conv_act(w(8), w(8), 1, 1, 0, config.d_norm),
             spectral_norm(nn.Conv2d(w(8), 1, 4, 1, 0)),
         )
         self.rec_size = min(half, 64)
-        self.decode_all = Decoder(w(8), self.rec_size)
-        self.decode_part = Decoder(w(16), self.rec_size)
+        self.decode_all: Decoder | None = None
+        self.decode_part: Decoder | None = None
+        if config.decoders:
+            self.decode_all = Decoder(w(8), self.rec_size)
+            self.decode_part = Decoder(w(16), self.rec_size)
 
     @property
     def depth(self) -> int:
@@ -236,7 +247,7 @@ class Discriminator(nn.Module):
             h = block(h)
             feats[r] = h
         logits = self.logits(h)
-        if part is None:
+        if part is None or self.decode_all is None or self.decode_part is None:
             return logits, None, None
         f16 = feats[16]
         top, left = (part // 2) * 8, (part % 2) * 8
@@ -287,11 +298,12 @@ def load_gan(path: Path) -> GanCheckpoint:
         raise ModelError(f"{path}: not an installation GAN checkpoint{hint} "
                          f"(made by `installation train --model gan`?)")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise ModelError(f"{path}: GAN checkpoint format {version!r} is not supported "
-                         f"(this version reads {FORMAT_VERSION}); retrain or upgrade")
+                         f"(this version reads 1 and {FORMAT_VERSION}); retrain or upgrade")
     try:
-        config = GanConfig(**payload["config"])
+        old = FORMAT_1_ARCHITECTURE if version == 1 else {}
+        config = GanConfig(**{**old, **payload["config"]})
         generator = Generator(config)
         generator.load_state_dict(payload["generator"])
         discriminator = Discriminator(config)

@@ -199,12 +199,14 @@ class _Run:
         real = diff_augment(real, config.policy, gen)
 
         # Discriminator: noisy hinge (FastGAN) + self-supervised reconstruction of the reals.
-        logits, rec_all, rec_part = self.discriminator(real, part)
-        assert rec_all is not None and rec_part is not None
+        rec = self.gan.decoders and config.reconstruction > 0
+        logits, rec_all, rec_part = self.discriminator(real, part if rec else None)
         u = torch.rand(logits.shape, generator=gen).to(dev)
         loss_real = F.relu(0.8 + 0.2 * u - logits).mean()
-        loss_rec = (reconstruction_loss(rec_all, real)
-                    + reconstruction_loss(rec_part, quadrant(real, part)))
+        loss_rec = torch.zeros((), device=dev)
+        if rec_all is not None and rec_part is not None:
+            loss_rec = (reconstruction_loss(rec_all, real)
+                        + reconstruction_loss(rec_part, quadrant(real, part)))
         fake_logits = self.discriminator(fake.detach())[0]
         u = torch.rand(fake_logits.shape, generator=gen).to(dev)
         loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
