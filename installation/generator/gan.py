@@ -63,7 +63,7 @@ class GanConfig:
     latent_dim: int = 64
     channels: int = 8  # half of format 1's default: 3x the images per second (BENCHMARKS.md)
     d_channels: int = 16
-    d_norm: str = "none"  # "batch": BatchNorm in the discriminator (format 1)
+    d_norm: str = "spectral"  # "batch": also BatchNorm (format 1); "none": plain convs (+ R1)
     decoders: bool = False  # the discriminator's reconstruction decoders (format 1: True)
 
     def __post_init__(self) -> None:
@@ -71,8 +71,8 @@ class GanConfig:
             raise ValueError(f"size must be a power of two from 32 to 512, got {self.size}")
         if self.latent_dim < 1 or self.channels < 2 or self.d_channels < 2:
             raise ValueError("latent_dim must be positive, channels at least 2")
-        if self.d_norm not in ("none", "batch"):
-            raise ValueError(f"d_norm must be 'none' or 'batch', got {self.d_norm!r}")
+        if self.d_norm not in ("spectral", "batch", "none"):
+            raise ValueError(f"d_norm must be 'spectral', 'batch' or 'none', got {self.d_norm!r}")
 
     def g_width(self, res: int) -> int:
         return self.channels * min(16, self.size // res)
@@ -156,15 +156,18 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(x))
 
 
-def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int, bias: bool = False) -> nn.Module:
-    return spectral_norm(nn.Conv2d(c_in, c_out, k, s, p, bias=bias))
+def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int, bias: bool = False,
+             norm: str = "spectral") -> nn.Module:
+    conv = nn.Conv2d(c_in, c_out, k, s, p, bias=bias)
+    return conv if norm == "none" else spectral_norm(conv)
 
 
 def _conv_act(c_in: int, c_out: int, k: int, s: int, p: int, norm: str) -> list[nn.Module]:
-    """A spectrally normalised conv, BatchNorm when ``norm == "batch"``, LeakyReLU."""
+    """A conv (spectrally normalised unless ``norm == "none"``), BatchNorm when
+    ``norm == "batch"``, LeakyReLU."""
     if norm == "batch":
         return [_sn_conv(c_in, c_out, k, s, p), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
-    return [_sn_conv(c_in, c_out, k, s, p, bias=True), nn.LeakyReLU(0.2)]
+    return [_sn_conv(c_in, c_out, k, s, p, bias=True, norm=norm), nn.LeakyReLU(0.2)]
 
 
 class DownBlock(nn.Module):
@@ -211,13 +214,14 @@ class Discriminator(nn.Module):
         self.config = config
         w = config.d_width
         half = config.size // 2
-        self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1), nn.LeakyReLU(0.2))
+        self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1, norm=config.d_norm),
+                                  nn.LeakyReLU(0.2))
         res = [r for r in reversed(config.resolutions) if 8 <= r <= half]  # half, ..., 8
         self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2), config.d_norm) for r in res[:-1])
         self._res = res  # resolution after the stem and after each block
         self.logits = nn.Sequential(
             *_conv_act(w(8), w(8), 1, 1, 0, config.d_norm),
-            spectral_norm(nn.Conv2d(w(8), 1, 4, 1, 0)),
+            _sn_conv(w(8), 1, 4, 1, 0, bias=True, norm=config.d_norm),
         )
         self.rec_size = min(half, 64)
         self.decode_all: Decoder | None = None

@@ -50,6 +50,8 @@ class GanTrainConfig:
     learning_rate: float = 1e-3  # FastGAN's is 2e-4: too slow for a CPU's few hundred steps
     d_learning_rate: float | None = None  # None: learning_rate (TTUR when larger)
     reconstruction: float = 1.0  # weight of the discriminator's self-supervision
+    r1: float = 0.0  # R1 penalty weight (gamma) on the reals' gradient; 0: off
+    r1_every: int = 16  # lazy R1 (StyleGAN2): every this many steps, scaled by it
     betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
     policy: str = "color,translation"  # FastGAN's DiffAugment policy
     ema: float = 0.999
@@ -211,6 +213,12 @@ class _Run:
         u = torch.rand(fake_logits.shape, generator=gen).to(dev)
         loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
         loss_d = loss_real + loss_fake + config.reconstruction * loss_rec
+        if config.r1 > 0 and self.step % config.r1_every == 0:
+            # R1 (Mescheder et al. 2018), lazily as StyleGAN2 does (Karras et al. 2020).
+            x = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.discriminator(x)[0].sum(), x, create_graph=True)
+            penalty = grad.square().sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + 0.5 * config.r1 * config.r1_every * penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()

@@ -203,3 +203,15 @@ def test_an_image_mood_is_the_projected_latent_of_that_image(trained, shapes: Pa
         seeded = torch.randn(16, TINY.latent_dim, generator=torch.Generator().manual_seed(99))
         random = float((generator(seeded) - pixels).abs().mean())
     assert projected < random  # closer to the picture than the prior's average latent
+
+
+def test_a_plain_discriminator_with_lazy_r1_trains_and_is_seeded(shapes: Path,
+                                                                 tmp_path: Path) -> None:
+    plain = replace(CONFIG, gan=replace(TINY, d_norm="none"), steps=2, r1=0.1, r1_every=2)
+    a = train_gan(shapes, tmp_path / "a.pt", plain)
+    b = train_gan(shapes, tmp_path / "b.pt", plain)
+    c = train_gan(shapes, tmp_path / "c.pt", replace(plain, r1=0.0))
+    assert all(np.isfinite(a.losses_d))
+    wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # the penalty was applied
