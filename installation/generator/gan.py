@@ -9,17 +9,20 @@ laptop CPU:
   a low-resolution feature map gates the channels of one 8-16 times larger, a cheap long
   skip connection that speeds up and stabilises training;
 - discriminator: spectrally normalised (Miyato et al. 2018) residual down blocks to 8x8 and
-  patch hinge logits, plus the paper's **self-supervised reconstruction**: two small decoders
-  rebuild the real image from the 8x8 features and a random quarter from the 16x16 ones, so
-  the discriminator must learn features that describe the image, not just tell it apart. The
-  paper measures that reconstruction with LPIPS, a pretrained network; nothing here is
-  pretrained, so we use an L1 loss plus an L1 loss on image gradients (what keeps edges);
+  patch hinge logits (format 2: no BatchNorm, as in SNGAN). Format 1 also had BatchNorm and
+  the paper's **self-supervised reconstruction** (two small decoders rebuilding the real
+  image from the 8x8 features and a random quarter from the 16x16 ones, L1 + image-gradient
+  L1 in place of the paper's LPIPS); both are still built for format-1 checkpoints
+  (``d_norm = "batch"``, ``decoders = True``). At 64 px on a CPU they cost a third of each
+  step and, measured at equal steps, did not help (BENCHMARKS.md, "GAN recipe, format 2");
+  FastGAN's ablation shows the term matters most for few-shot 256-1024 px;
 - differentiable augmentation of every image the discriminator sees (``diffaug.py``).
 
 Deliberate departures, each for a CPU or for a live show: no noise injection (the latent
 alone decides the image, so the walk is smooth and replays are exact), no second, small
-discriminator, widths a twentieth of the paper's, and (in ``gan_train.py``) a learning
-rate five times FastGAN's, because a CPU gets hundreds of steps, not tens of thousands. The
+discriminator, no reconstruction decoders by default, widths a twentieth of the paper's,
+and (in ``gan_train.py``) a learning rate five times FastGAN's, because a CPU gets hundreds
+of steps, not tens of thousands. The
 checkpoint is a plain ``torch.save`` dict loaded with ``weights_only=True``: no pickled code
 runs at load.
 """

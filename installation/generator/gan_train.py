@@ -300,7 +300,10 @@ def train_gan(folder: Path, output: Path, config: GanTrainConfig) -> GanTrainRes
             losses_d.append(d)
             losses_g.append(g)
             bar.update(1)
-            bar.set_postfix(d=f"{d:.3f}", g=f"{g:.3f}", rec=f"{rec:.3f}")
+            postfix = {"d": f"{d:.3f}", "g": f"{g:.3f}"}
+            if gan.decoders:  # format 1's discriminator: its reconstruction loss too
+                postfix["rec"] = f"{rec:.3f}"
+            bar.set_postfix(postfix)
             if not math.isfinite(d + g):
                 raise ModelError(f"{output}: training diverged at step {run.step} (loss "
                                  f"{d:.3g}/{g:.3g}); the last checkpoint is kept")
