@@ -4,8 +4,10 @@
         [--json out.json]
 
 The recipe of ``installation train --model gan`` today (``new``: the defaults of
-``GanConfig`` and ``GanTrainConfig``) against the recipe before issue 11's follow-up
-(``old``: 16/32 channels, batch 8, lr 2e-4), both on the 240 procedural shapes. Their steps are
+``GanConfig`` and ``GanTrainConfig``: format 2's plain discriminator, no BatchNorm, no
+reconstruction decoders) against format 1's two recipes (``old``: 16/32 channels, batch 8,
+lr 2e-4; ``v1``: 8/16 channels, batch 16, lr 1e-3, both with BatchNorm and the decoders in
+the discriminator), all on the 240 procedural shapes. Their steps are
 **interleaved** in one process (one step of each in turn, after two warm-up steps each), so a
 machine that other people load slows both alike and the ratio stays meaningful even when the
 absolute speed is not. Prints the median seconds per step, images per second, parameter
@@ -37,9 +39,10 @@ from installation.generator.quality import make_shapes
 
 def recipes(size: int) -> dict[str, GanTrainConfig]:
     new = GanTrainConfig(gan=GanConfig(size=size), progress=False)
-    old = replace(new, gan=GanConfig(size=size, channels=16, d_channels=32), batch_size=8,
+    v1 = replace(new, gan=GanConfig(size=size, d_norm="batch", decoders=True))
+    old = replace(v1, gan=replace(v1.gan, channels=16, d_channels=32), batch_size=8,
                   learning_rate=2e-4)
-    return {"old": old, "new": new}
+    return {"old": old, "v1": v1, "new": new}
 
 
 def main() -> None:
@@ -73,14 +76,17 @@ def main() -> None:
         report[name] = {
             "batch_size": configs[name].batch_size, "learning_rate": configs[name].learning_rate,
             "channels": configs[name].gan.channels, "d_channels": configs[name].gan.d_channels,
+            "d_norm": configs[name].gan.d_norm, "decoders": configs[name].gan.decoders,
             "g_params": sum(p.numel() for p in run.generator.parameters()),
             "d_params": sum(p.numel() for p in run.discriminator.parameters()),
             "s_per_step": round(s, 4), "steps_per_s": round(1 / s, 3),
             "images_per_s": round(configs[name].batch_size / s, 2),
         }
-    report["step_speed_ratio"] = round(report["old"]["s_per_step"] / report["new"]["s_per_step"], 2)
-    report["image_speed_ratio"] = round(
-        report["new"]["images_per_s"] / report["old"]["images_per_s"], 2)
+    for base in ("old", "v1"):
+        report[f"step_speed_ratio_vs_{base}"] = round(
+            report[base]["s_per_step"] / report["new"]["s_per_step"], 2)
+        report[f"image_speed_ratio_vs_{base}"] = round(
+            report["new"]["images_per_s"] / report[base]["images_per_s"], 2)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -33,7 +33,7 @@ from installation.generator.gan import GanConfig
 from installation.generator.gan_train import GanTrainConfig, _Run, recalibrated, sample_grid
 from installation.generator.quality import make_shapes, quality
 
-GAN_KEYS = ("channels", "d_channels", "latent_dim", "size")
+GAN_KEYS = ("channels", "d_channels", "latent_dim", "size", "d_norm", "decoders")
 
 
 def main() -> None:
@@ -47,6 +47,8 @@ def main() -> None:
     spec = json.loads(args.recipe)
     steps, every = int(spec.pop("steps", 600)), int(spec.pop("every", 200))
     gan = GanConfig(**{k: spec.pop(k) for k in list(spec) if k in GAN_KEYS})
+    if "betas" in spec:
+        spec["betas"] = tuple(spec["betas"])
     config = GanTrainConfig(gan=gan, progress=False, **spec)
     with tempfile.TemporaryDirectory() as tmp:
         make_shapes(Path(tmp), count=240, size=gan.size, seed=0)

@@ -9,17 +9,20 @@ laptop CPU:
   a low-resolution feature map gates the channels of one 8-16 times larger, a cheap long
   skip connection that speeds up and stabilises training;
 - discriminator: spectrally normalised (Miyato et al. 2018) residual down blocks to 8x8 and
-  patch hinge logits, plus the paper's **self-supervised reconstruction**: two small decoders
-  rebuild the real image from the 8x8 features and a random quarter from the 16x16 ones, so
-  the discriminator must learn features that describe the image, not just tell it apart. The
-  paper measures that reconstruction with LPIPS, a pretrained network; nothing here is
-  pretrained, so we use an L1 loss plus an L1 loss on image gradients (what keeps edges);
+  patch hinge logits (format 2: no BatchNorm, as in SNGAN). Format 1 also had BatchNorm and
+  the paper's **self-supervised reconstruction** (two small decoders rebuilding the real
+  image from the 8x8 features and a random quarter from the 16x16 ones, L1 + image-gradient
+  L1 in place of the paper's LPIPS); both are still built for format-1 checkpoints
+  (``d_norm = "batch"``, ``decoders = True``). At 64 px on a CPU they cost a third of each
+  step and, measured at equal steps, did not help (BENCHMARKS.md, "GAN recipe, format 2");
+  FastGAN's ablation shows the term matters most for few-shot 256-1024 px;
 - differentiable augmentation of every image the discriminator sees (``diffaug.py``).
 
 Deliberate departures, each for a CPU or for a live show: no noise injection (the latent
 alone decides the image, so the walk is smooth and replays are exact), no second, small
-discriminator, widths a twentieth of the paper's, and (in ``gan_train.py``) a learning
-rate five times FastGAN's, because a CPU gets hundreds of steps, not tens of thousands. The
+discriminator, no reconstruction decoders by default, widths a twentieth of the paper's,
+and (in ``gan_train.py``) a learning rate five times FastGAN's, because a CPU gets hundreds
+of steps, not tens of thousands. The
 checkpoint is a plain ``torch.save`` dict loaded with ``weights_only=True``: no pickled code
 runs at load.
 """
@@ -38,7 +41,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 from installation.errors import ModelError
 
 FORMAT = "installation-gan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a plainer discriminator (no BatchNorm, no decoders); 1 still loads
+# What a format-1 checkpoint's config leaves out: its discriminator had BatchNorm and decoders.
+FORMAT_1_ARCHITECTURE = {"d_norm": "batch", "decoders": True}
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,16 @@ class GanConfig:
     latent_dim: int = 64
     channels: int = 8  # half of format 1's default: 3x the images per second (BENCHMARKS.md)
     d_channels: int = 16
+    d_norm: str = "spectral"  # "batch": also BatchNorm (format 1); "none": plain convs (+ R1)
+    decoders: bool = False  # the discriminator's reconstruction decoders (format 1: True)
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size > 512 or self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two from 32 to 512, got {self.size}")
         if self.latent_dim < 1 or self.channels < 2 or self.d_channels < 2:
             raise ValueError("latent_dim must be positive, channels at least 2")
+        if self.d_norm not in ("spectral", "batch", "none"):
+            raise ValueError(f"d_norm must be 'spectral', 'batch' or 'none', got {self.d_norm!r}")
 
     def g_width(self, res: int) -> int:
         return self.channels * min(16, self.size // res)
@@ -150,23 +159,28 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(x))
 
 
-def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int) -> nn.Module:
-    return spectral_norm(nn.Conv2d(c_in, c_out, k, s, p, bias=False))
+def _sn_conv(c_in: int, c_out: int, k: int, s: int, p: int, bias: bool = False,
+             norm: str = "spectral") -> nn.Module:
+    conv = nn.Conv2d(c_in, c_out, k, s, p, bias=bias)
+    return conv if norm == "none" else spectral_norm(conv)
+
+
+def _conv_act(c_in: int, c_out: int, k: int, s: int, p: int, norm: str) -> list[nn.Module]:
+    """A conv (spectrally normalised unless ``norm == "none"``), BatchNorm when
+    ``norm == "batch"``, LeakyReLU."""
+    if norm == "batch":
+        return [_sn_conv(c_in, c_out, k, s, p), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+    return [_sn_conv(c_in, c_out, k, s, p, bias=True, norm=norm), nn.LeakyReLU(0.2)]
 
 
 class DownBlock(nn.Module):
     """FastGAN's residual down block: a strided conv path and an average-pool path, averaged."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, norm: str = "batch") -> None:
         super().__init__()
-        self.main = nn.Sequential(
-            _sn_conv(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
-            _sn_conv(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2),
-        )
-        self.direct = nn.Sequential(
-            nn.AvgPool2d(2), _sn_conv(c_in, c_out, 1, 1, 0), nn.BatchNorm2d(c_out),
-            nn.LeakyReLU(0.2),
-        )
+        self.main = nn.Sequential(*_conv_act(c_in, c_out, 4, 2, 1, norm),
+                                  *_conv_act(c_out, c_out, 3, 1, 1, norm))
+        self.direct = nn.Sequential(nn.AvgPool2d(2), *_conv_act(c_in, c_out, 1, 1, 0, norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.main(x) + self.direct(x)) * 0.5
@@ -203,17 +217,21 @@ class Discriminator(nn.Module):
         self.config = config
         w = config.d_width
         half = config.size // 2
-        self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1), nn.LeakyReLU(0.2))
+        self.stem = nn.Sequential(_sn_conv(3, w(half), 4, 2, 1, norm=config.d_norm),
+                                  nn.LeakyReLU(0.2))
         res = [r for r in reversed(config.resolutions) if 8 <= r <= half]  # half, ..., 8
-        self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2)) for r in res[:-1])
+        self.blocks = nn.ModuleList(DownBlock(w(r), w(r // 2), config.d_norm) for r in res[:-1])
         self._res = res  # resolution after the stem and after each block
         self.logits = nn.Sequential(
-            _sn_conv(w(8), w(8), 1, 1, 0), nn.BatchNorm2d(w(8)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(w(8), 1, 4, 1, 0)),
+            *_conv_act(w(8), w(8), 1, 1, 0, config.d_norm),
+            _sn_conv(w(8), 1, 4, 1, 0, bias=True, norm=config.d_norm),
         )
         self.rec_size = min(half, 64)
-        self.decode_all = Decoder(w(8), self.rec_size)
-        self.decode_part = Decoder(w(16), self.rec_size)
+        self.decode_all: Decoder | None = None
+        self.decode_part: Decoder | None = None
+        if config.decoders:
+            self.decode_all = Decoder(w(8), self.rec_size)
+            self.decode_part = Decoder(w(16), self.rec_size)
 
     @property
     def depth(self) -> int:
@@ -236,7 +254,7 @@ class Discriminator(nn.Module):
             h = block(h)
             feats[r] = h
         logits = self.logits(h)
-        if part is None:
+        if part is None or self.decode_all is None or self.decode_part is None:
             return logits, None, None
         f16 = feats[16]
         top, left = (part // 2) * 8, (part % 2) * 8
@@ -287,11 +305,12 @@ def load_gan(path: Path) -> GanCheckpoint:
         raise ModelError(f"{path}: not an installation GAN checkpoint{hint} "
                          f"(made by `installation train --model gan`?)")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise ModelError(f"{path}: GAN checkpoint format {version!r} is not supported "
-                         f"(this version reads {FORMAT_VERSION}); retrain or upgrade")
+                         f"(this version reads 1 and {FORMAT_VERSION}); retrain or upgrade")
     try:
-        config = GanConfig(**payload["config"])
+        old = FORMAT_1_ARCHITECTURE if version == 1 else {}
+        config = GanConfig(**{**old, **payload["config"]})
         generator = Generator(config)
         generator.load_state_dict(payload["generator"])
         discriminator = Discriminator(config)

@@ -50,6 +50,8 @@ class GanTrainConfig:
     learning_rate: float = 1e-3  # FastGAN's is 2e-4: too slow for a CPU's few hundred steps
     d_learning_rate: float | None = None  # None: learning_rate (TTUR when larger)
     reconstruction: float = 1.0  # weight of the discriminator's self-supervision
+    r1: float = 0.0  # R1 penalty weight (gamma) on the reals' gradient; 0: off
+    r1_every: int = 16  # lazy R1 (StyleGAN2): every this many steps, scaled by it
     betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
     policy: str = "color,translation"  # FastGAN's DiffAugment policy
     ema: float = 0.999
@@ -199,16 +201,24 @@ class _Run:
         real = diff_augment(real, config.policy, gen)
 
         # Discriminator: noisy hinge (FastGAN) + self-supervised reconstruction of the reals.
-        logits, rec_all, rec_part = self.discriminator(real, part)
-        assert rec_all is not None and rec_part is not None
+        rec = self.gan.decoders and config.reconstruction > 0
+        logits, rec_all, rec_part = self.discriminator(real, part if rec else None)
         u = torch.rand(logits.shape, generator=gen).to(dev)
         loss_real = F.relu(0.8 + 0.2 * u - logits).mean()
-        loss_rec = (reconstruction_loss(rec_all, real)
-                    + reconstruction_loss(rec_part, quadrant(real, part)))
+        loss_rec = torch.zeros((), device=dev)
+        if rec_all is not None and rec_part is not None:
+            loss_rec = (reconstruction_loss(rec_all, real)
+                        + reconstruction_loss(rec_part, quadrant(real, part)))
         fake_logits = self.discriminator(fake.detach())[0]
         u = torch.rand(fake_logits.shape, generator=gen).to(dev)
         loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
         loss_d = loss_real + loss_fake + config.reconstruction * loss_rec
+        if config.r1 > 0 and self.step % config.r1_every == 0:
+            # R1 (Mescheder et al. 2018), lazily as StyleGAN2 does (Karras et al. 2020).
+            x = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.discriminator(x)[0].sum(), x, create_graph=True)
+            penalty = grad.square().sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + 0.5 * config.r1 * config.r1_every * penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -290,7 +300,10 @@ def train_gan(folder: Path, output: Path, config: GanTrainConfig) -> GanTrainRes
             losses_d.append(d)
             losses_g.append(g)
             bar.update(1)
-            bar.set_postfix(d=f"{d:.3f}", g=f"{g:.3f}", rec=f"{rec:.3f}")
+            postfix = {"d": f"{d:.3f}", "g": f"{g:.3f}"}
+            if gan.decoders:  # format 1's discriminator: its reconstruction loss too
+                postfix["rec"] = f"{rec:.3f}"
+            bar.set_postfix(postfix)
             if not math.isfinite(d + g):
                 raise ModelError(f"{output}: training diverged at step {run.step} (loss "
                                  f"{d:.3g}/{g:.3g}); the last checkpoint is kept")

@@ -55,10 +55,29 @@ def test_generator_and_discriminator_shapes_at_every_size(size: int) -> None:
     with torch.no_grad():
         images = Generator(config)(torch.randn(2, 8))
         logits, rec_all, rec_part = Discriminator(config)(images, part=3)
+        old = Discriminator(replace(config, d_norm="batch", decoders=True))(images, part=3)
     assert images.shape == (2, 3, size, size)
     assert float(images.abs().max()) <= 1.0
-    assert logits.shape[:2] == (2, 1) and rec_all is not None and rec_part is not None
-    assert rec_all.shape == rec_part.shape == (2, 3, min(size // 2, 64), min(size // 2, 64))
+    assert logits.shape[:2] == (2, 1) and rec_all is None and rec_part is None
+    # Format 1's discriminator: BatchNorm and the two reconstruction decoders.
+    assert old[0].shape == logits.shape and old[1] is not None and old[2] is not None
+    assert old[1].shape == old[2].shape == (2, 3, min(size // 2, 64), min(size // 2, 64))
+
+
+def test_a_format_1_checkpoint_loads_and_resumes_with_its_own_discriminator(
+        shapes: Path, tmp_path: Path) -> None:
+    old = replace(CONFIG, gan=replace(TINY, d_norm="batch", decoders=True), steps=2)
+    path = tmp_path / "v1.pt"
+    train_gan(shapes, path, old)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 1  # as format 1 wrote it: no d_norm or decoders in config
+    del payload["config"]["d_norm"], payload["config"]["decoders"]
+    torch.save(payload, path)
+    checkpoint = load_gan(path)
+    assert checkpoint.config.d_norm == "batch" and checkpoint.config.decoders
+    resumed = train_gan(shapes, path, replace(CONFIG, steps=3, resume=True))
+    assert resumed.step == 3 and load_gan(path).config == old.gan
+    assert torch.load(path, weights_only=True)["format_version"] == 2
 
 
 def test_training_writes_grids_and_a_checkpoint_every_n_steps(trained) -> None:
@@ -124,7 +143,8 @@ def test_truncated_foreign_and_mismatched_checkpoints_are_refused(trained,
         "foreign.pt": r"foreign\.pt: not an installation GAN checkpoint",
         "vae.pt": r"vae\.pt: not an installation GAN checkpoint \(it is an installation-vae",
         "mismatch.pt": r"mismatch\.pt: incompatible GAN checkpoint",
-        "future.pt": r"future\.pt: GAN checkpoint format 7 is not supported",
+        "future.pt": r"future\.pt: GAN checkpoint format 7 is not supported \(this version "
+                     r"reads 1 and 2\); retrain or upgrade",
         "missing.pt": r"missing\.pt: model file not found",
     }
     for name, pattern in cases.items():
@@ -183,3 +203,15 @@ def test_an_image_mood_is_the_projected_latent_of_that_image(trained, shapes: Pa
         seeded = torch.randn(16, TINY.latent_dim, generator=torch.Generator().manual_seed(99))
         random = float((generator(seeded) - pixels).abs().mean())
     assert projected < random  # closer to the picture than the prior's average latent
+
+
+def test_a_plain_discriminator_with_lazy_r1_trains_and_is_seeded(shapes: Path,
+                                                                 tmp_path: Path) -> None:
+    plain = replace(CONFIG, gan=replace(TINY, d_norm="none"), steps=2, r1=0.1, r1_every=2)
+    a = train_gan(shapes, tmp_path / "a.pt", plain)
+    b = train_gan(shapes, tmp_path / "b.pt", plain)
+    c = train_gan(shapes, tmp_path / "c.pt", replace(plain, r1=0.0))
+    assert all(np.isfinite(a.losses_d))
+    wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # the penalty was applied
