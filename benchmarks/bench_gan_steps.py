@@ -9,7 +9,8 @@ The JSON names the fields of ``GanConfig`` (``channels``, ``d_channels``, ``late
 that differ from today's defaults, plus ``steps`` and ``every``. Every ``every`` steps the
 recalibrated EMA generator renders 96 fixed latents, scored against the training images by
 ``installation/generator/quality.py`` (validity, sharpness, diversity, memorisation ratios),
-printed as one JSON line with the seconds per training step so far and the load average, and
+printed as one JSON line with the seconds per training step so far, the load average and the
+discriminator's mean logit on 96 training images and on the 96 samples, and
 32 of them saved as ``OUT/NAME_STEP.png``. Run two recipes at once (one thread each) to
 compare them on a shared machine: the figures to read are at equal steps.
 """
@@ -65,12 +66,20 @@ def main() -> None:
         if run.step % every == 0:
             with torch.no_grad():
                 x = recalibrated(run.ema, gan.latent_dim, run.device)(z)
+                # The gap between the reals' and the fakes' mean logit says whether D ranks
+                # them apart, which its hinge loss (capped at the margin) does not. In eval
+                # mode, so spectral norm's power iteration (a buffer) does not move the run.
+                run.discriminator.eval()
+                logit_real = float(run.discriminator(data[:96])[0].mean())
+                logit_fake = float(run.discriminator(x)[0].mean())
+                run.discriminator.train()
             pixels = x.add(1).mul(127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1)
             q = quality(pixels.numpy(), images, shapes=True)
             print(json.dumps({
                 "name": args.name, "step": run.step, "s_per_step": round(seconds / run.step, 3),
                 "load": round(os.getloadavg()[0], 1), "loss_d": round(d, 3),
-                "loss_g": round(g, 3), "validity": round(q.validity or 0.0, 3),
+                "loss_g": round(g, 3), "logit_real": round(logit_real, 3),
+                "logit_fake": round(logit_fake, 3), "validity": round(q.validity or 0.0, 3),
                 "sharpness_ratio": round(q.sharpness_ratio, 3),
                 "diversity_ratio": round(q.diversity_ratio, 3),
                 "memorisation_ratio": round(q.memorisation_ratio, 3)}), flush=True)
