@@ -6,7 +6,8 @@
 
 The JSON names the fields of ``GanConfig`` (``channels``, ``d_channels``, ``latent_dim``,
 ``size``) and ``GanTrainConfig`` (``batch_size``, ``learning_rate``, ``policy``, ``ema``...)
-that differ from today's defaults, plus ``steps`` and ``every``. Every ``every`` steps the
+that differ from today's defaults, plus ``steps`` and ``every`` (and, an experiment only,
+``logit_gain``: a fixed factor on the discriminator's logits). Every ``every`` steps the
 recalibrated EMA generator renders 96 fixed latents, scored against the training images by
 ``installation/generator/quality.py`` (validity, sharpness, diversity, memorisation ratios),
 printed as one JSON line with the seconds per training step so far, the load average and the
@@ -50,12 +51,24 @@ def main() -> None:
     gan = GanConfig(**{k: spec.pop(k) for k in list(spec) if k in GAN_KEYS})
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
+    gain = float(spec.pop("logit_gain", 1.0))
     config = GanTrainConfig(gan=gan, progress=False, **spec)
     with tempfile.TemporaryDirectory() as tmp:
         make_shapes(Path(tmp), count=240, size=gan.size, seed=0)
         images, _ = load_folder(Path(tmp), gan.size)
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
     run = _Run(config, gan, torch.device("cpu"))
+    if gain != 1.0:
+        # An experiment, not a recipe: a fixed gain on D's logits lifts spectral norm's
+        # Lipschitz bound of ~1 to ``gain`` (does the bound keep the logits of reals and
+        # fakes together?). The module's own forward, scaled; nothing else changes.
+        forward = run.discriminator.forward
+
+        def scaled(x: torch.Tensor, part: int | None = None) -> tuple:
+            logits, *rest = forward(x, part)
+            return (logits * gain, *rest)
+
+        run.discriminator.forward = scaled  # type: ignore[method-assign]
     z = torch.randn(96, gan.latent_dim, generator=torch.Generator().manual_seed(7))
     args.out.mkdir(parents=True, exist_ok=True)
     seconds = 0.0
