@@ -6,10 +6,12 @@
 
 The JSON names the fields of ``GanConfig`` (``channels``, ``d_channels``, ``latent_dim``,
 ``size``) and ``GanTrainConfig`` (``batch_size``, ``learning_rate``, ``policy``, ``ema``...)
-that differ from today's defaults, plus ``steps`` and ``every``. Every ``every`` steps the
+that differ from today's defaults, plus ``steps`` and ``every`` (and, an experiment only,
+``logit_gain``: a fixed factor on the discriminator's logits). Every ``every`` steps the
 recalibrated EMA generator renders 96 fixed latents, scored against the training images by
 ``installation/generator/quality.py`` (validity, sharpness, diversity, memorisation ratios),
-printed as one JSON line with the seconds per training step so far and the load average, and
+printed as one JSON line with the seconds per training step so far, the load average and the
+discriminator's mean logit on 96 training images and on the 96 samples, and
 32 of them saved as ``OUT/NAME_STEP.png``. Run two recipes at once (one thread each) to
 compare them on a shared machine: the figures to read are at equal steps.
 """
@@ -49,12 +51,24 @@ def main() -> None:
     gan = GanConfig(**{k: spec.pop(k) for k in list(spec) if k in GAN_KEYS})
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
+    gain = float(spec.pop("logit_gain", 1.0))
     config = GanTrainConfig(gan=gan, progress=False, **spec)
     with tempfile.TemporaryDirectory() as tmp:
         make_shapes(Path(tmp), count=240, size=gan.size, seed=0)
         images, _ = load_folder(Path(tmp), gan.size)
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
     run = _Run(config, gan, torch.device("cpu"))
+    if gain != 1.0:
+        # An experiment, not a recipe: a fixed gain on D's logits lifts spectral norm's
+        # Lipschitz bound of ~1 to ``gain`` (does the bound keep the logits of reals and
+        # fakes together?). The module's own forward, scaled; nothing else changes.
+        forward = run.discriminator.forward
+
+        def scaled(x: torch.Tensor, part: int | None = None) -> tuple:
+            logits, *rest = forward(x, part)
+            return (logits * gain, *rest)
+
+        run.discriminator.forward = scaled  # type: ignore[method-assign]
     z = torch.randn(96, gan.latent_dim, generator=torch.Generator().manual_seed(7))
     args.out.mkdir(parents=True, exist_ok=True)
     seconds = 0.0
@@ -65,12 +79,20 @@ def main() -> None:
         if run.step % every == 0:
             with torch.no_grad():
                 x = recalibrated(run.ema, gan.latent_dim, run.device)(z)
+                # The gap between the reals' and the fakes' mean logit says whether D ranks
+                # them apart, which its hinge loss (capped at the margin) does not. In eval
+                # mode, so spectral norm's power iteration (a buffer) does not move the run.
+                run.discriminator.eval()
+                logit_real = float(run.discriminator(data[:96])[0].mean())
+                logit_fake = float(run.discriminator(x)[0].mean())
+                run.discriminator.train()
             pixels = x.add(1).mul(127.5).clamp(0, 255).round().byte().permute(0, 2, 3, 1)
             q = quality(pixels.numpy(), images, shapes=True)
             print(json.dumps({
                 "name": args.name, "step": run.step, "s_per_step": round(seconds / run.step, 3),
                 "load": round(os.getloadavg()[0], 1), "loss_d": round(d, 3),
-                "loss_g": round(g, 3), "validity": round(q.validity or 0.0, 3),
+                "loss_g": round(g, 3), "logit_real": round(logit_real, 3),
+                "logit_fake": round(logit_fake, 3), "validity": round(q.validity or 0.0, 3),
                 "sharpness_ratio": round(q.sharpness_ratio, 3),
                 "diversity_ratio": round(q.diversity_ratio, 3),
                 "memorisation_ratio": round(q.memorisation_ratio, 3)}), flush=True)

@@ -52,6 +52,7 @@ class GanTrainConfig:
     reconstruction: float = 1.0  # weight of the discriminator's self-supervision
     r1: float = 0.0  # R1 penalty weight (gamma) on the reals' gradient; 0: off
     r1_every: int = 16  # lazy R1 (StyleGAN2): every this many steps, scaled by it
+    d_steps: int = 1  # discriminator updates per generator update, each on a fresh batch
     betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
     policy: str = "color,translation"  # FastGAN's DiffAugment policy
     ema: float = 0.999
@@ -189,6 +190,19 @@ class _Run:
         tmp.replace(path)  # a crash mid-write never leaves a half checkpoint under the real name
 
     def train_step(self, data: torch.Tensor, config: GanTrainConfig) -> tuple[float, float, float]:
+        """One generator update after ``config.d_steps`` discriminator updates; the losses."""
+        fake = torch.empty(0)
+        loss_d = loss_rec = torch.zeros(())
+        for i in range(config.d_steps):
+            # Only the last batch's fakes keep their graph: the generator's update reuses them.
+            with torch.set_grad_enabled(i == config.d_steps - 1):
+                real, fake, part = self._batch(data, config)
+            loss_d, loss_rec = self._discriminator_step(real, fake, part, config)
+        return self._generator_step(fake, config, loss_d, loss_rec)
+
+    def _batch(self, data: torch.Tensor, config: GanTrainConfig
+               ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Augmented reals and fakes of one batch, and the quadrant the decoder rebuilds."""
         gen, dev = self.gen, self.device
         b = min(config.batch_size, data.shape[0])
         idx = torch.randint(0, data.shape[0], (b,), generator=gen).to(dev)
@@ -199,7 +213,11 @@ class _Run:
         part = int(torch.randint(0, 4, (1,), generator=gen))
         fake = diff_augment(self.generator(z), config.policy, gen)
         real = diff_augment(real, config.policy, gen)
+        return real, fake, part
 
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, part: int,
+                            config: GanTrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        gen, dev = self.gen, self.device
         # Discriminator: noisy hinge (FastGAN) + self-supervised reconstruction of the reals.
         rec = self.gan.decoders and config.reconstruction > 0
         logits, rec_all, rec_part = self.discriminator(real, part if rec else None)
@@ -222,7 +240,10 @@ class _Run:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        return loss_d, loss_rec
 
+    def _generator_step(self, fake: torch.Tensor, config: GanTrainConfig, loss_d: torch.Tensor,
+                        loss_rec: torch.Tensor) -> tuple[float, float, float]:
         # Generator: raise the discriminator's logits of its (augmented) images.
         loss_g = -self.discriminator(fake)[0].mean()
         self.opt_g.zero_grad(set_to_none=True)

@@ -215,3 +215,20 @@ def test_a_plain_discriminator_with_lazy_r1_trains_and_is_seeded(shapes: Path,
     wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # the penalty was applied
+
+
+def test_two_discriminator_steps_per_generator_step_are_seeded(shapes: Path,
+                                                                tmp_path: Path) -> None:
+    twice = replace(CONFIG, steps=2, d_steps=2)
+    a = train_gan(shapes, tmp_path / "a.pt", twice)
+    b = train_gan(shapes, tmp_path / "b.pt", twice)
+    c = train_gan(shapes, tmp_path / "c.pt", replace(twice, d_steps=1))
+    assert a.step == 2 and all(np.isfinite(a.losses_d))
+    training = torch.load(a.checkpoint, weights_only=True)["training"]
+    # Adam counts its updates: the discriminator's are twice the generator's.
+    d_updates = {float(s["step"]) for s in training["opt_d"]["state"].values()}
+    g_updates = {float(s["step"]) for s in training["opt_g"]["state"].values()}
+    assert d_updates == {4.0} and g_updates == {2.0}
+    wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
