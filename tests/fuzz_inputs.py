@@ -250,31 +250,9 @@ def fuzz_show(folder: Path) -> Path:
 
 def replay_cases(paths: list[str], out_dir: str) -> list[dict]:
     """Run ``installation replay`` in this process on each path; one result per path."""
-    from installation.cli import main
-
     show = fuzz_show(Path(out_dir))
-    results = []
-    signal.signal(signal.SIGALRM, _on_alarm)
-    for path in paths:
-        err = io.StringIO()
-        result = {"path": path, "rc": None, "traceback": "", "hang": False}
-        signal.alarm(CASE_LIMIT_S)
-        try:
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                result["rc"] = main(["replay", path, "-o", f"{out_dir}/out.mp4", "--fps", "4",
-                                     "--duration", "1.5", "-q", "--no-report",
-                                     "--show", str(show)])
-        except _Hang:
-            result["hang"] = True
-        except BaseException:  # what the user would have seen as a traceback
-            result["traceback"] = traceback.format_exc(limit=-3)
-        finally:
-            signal.alarm(0)
-        lines = [line for line in err.getvalue().splitlines() if line.strip()]
-        result["errors"] = [line for line in lines if line.startswith("installation: error:")]
-        result["stderr_lines"] = len(lines)
-        results.append(result)
-    return results
+    return run_cases([(path, _replay_argv(path, str(show), out_dir)) for path in paths],
+                     out_dir)
 
 
 def check_replay_result(result: dict) -> str:
