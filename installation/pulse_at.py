@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["PULSE_AT", "BeatPulse", "Fire"]
+from installation.features.catalog import PULSE_AT  # one spelling, shared with show checks
 
-PULSE_AT = "pulse_at"  # the feature name a mapping reads to get this pulse
+__all__ = ["PULSE_AT", "BeatPulse", "Fire"]
 
 
 @dataclass(frozen=True, slots=True)

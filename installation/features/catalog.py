@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-__all__ = ["FEATURES", "MAPPED", "STREAM_TYPES", "FeatureNames", "feature_names"]
+__all__ = ["FEATURES", "MAPPED", "PULSE_AT", "STREAM_TYPES", "FeatureNames", "feature_names"]
 
 STREAM_TYPES = ("ECG", "EEG", "PPG", "RR", "EDA", "RSP")
 
@@ -74,8 +74,8 @@ assert tuple(FEATURES) == STREAM_TYPES
 
 # Features a mapping computes from a stream's own ones rather than its extractor
 # (``pulse_at``: a pulse placed ``at_s`` after each beat, ``installation/pulse_at.py``).
-MAPPED: dict[str, tuple[str, ...]] = {"ECG": ("pulse_at",), "PPG": ("pulse_at",),
-                                      "RR": ("pulse_at",)}
+PULSE_AT = "pulse_at"  # the feature name a mapping reads to get that pulse
+MAPPED: dict[str, tuple[str, ...]] = {kind: (PULSE_AT,) for kind in ("ECG", "PPG", "RR")}
 
 
 def feature_names(kind: str) -> FeatureNames:
