@@ -196,12 +196,15 @@ def _load_single_file(diffusers: Any, path: Path, spec: DiffusionSpec, dtype: to
     extra: dict[str, Any] = {}
     if family == "sd":
         extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
+
     try:
         with _quiet():
             pipe = txt2img_cls.from_single_file(str(path), config=str(spec.config),
                                                 local_files_only=True, torch_dtype=dtype,
                                                 **extra)
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError,
+            SingleFileComponentError) as error:  # the last: a component's weights are absent
         raise ModelError(f"{where}: cannot load {path} with config {spec.config}"
                          f" ({_first_line(error)})") from None
     return pipe, family
