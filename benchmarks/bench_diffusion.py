@@ -24,6 +24,13 @@ built in memory from the published config values, fp16 on CUDA. 1-step txt2img a
 img2img (strength 0.5) at ``--size``², each with the full VAE and with TAESD, and with
 ``--compile`` also under ``torch.compile``. ``--scale tiny`` shrinks every width by 8 and the
 image to 64², for a CPU smoke check of the same code.
+
+``stream-batch``: does StreamDiffusion's stream batch (Kodaira et al. 2023: the denoising
+steps of successive frames batched into one UNet call) pay on this device? The same UNet
+(``--scale``, ``--size``) called once at batch n against n calls at batch 1, n = 1, 2, 4;
+the figure is the throughput ratio ``n * t(1) / t(n)`` (1.0: batching gains nothing), median
+of ``--repeats`` alternating rounds. It only ever matters at 2-4 steps: at 1 step there is
+nothing to batch.
 """
 
 from __future__ import annotations
@@ -300,9 +307,49 @@ def sd_turbo(args: argparse.Namespace) -> dict:
     return report
 
 
+def stream_batch(args: argparse.Namespace) -> dict:
+    device = pick_device(args.device)
+    dtype = inference_dtype(device)
+    side = 64 if args.scale == "tiny" else args.size
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe, _ = sd_turbo_pipeline(args.scale, device, dtype, Path(tmp))
+    unet = pipe.unet.eval()
+    gen = torch.Generator().manual_seed(0)
+    latent = side // 8
+    dim = unet.config.cross_attention_dim
+    report: dict = {"scale": args.scale, "size": [side, side], "dtype": str(dtype),
+                    "machine": machine(device)}
+    times: dict[int, list[float]] = {1: [], 2: [], 4: []}
+
+    @torch.no_grad()
+    def call(n: int) -> None:
+        x = torch.randn(n, 4, latent, latent, generator=gen).to(device, dtype)
+        text = torch.randn(n, 77, dim, generator=gen).to(device, dtype)
+        t = torch.full((n,), 999, device=device)
+        unet(x, t, encoder_hidden_states=text)
+
+    for n in times:
+        call(n)  # warm-up
+    for _ in range(args.repeats):
+        for n in times:  # alternating, so load changes hit every batch size alike
+            sync(device)
+            t0 = time.perf_counter()
+            call(n)
+            sync(device)
+            times[n].append(time.perf_counter() - t0)
+    t1 = statistics.median(times[1])
+    for n, runs in times.items():
+        tn = statistics.median(runs)
+        report[f"batch {n}"] = {"s_per_call_median": round(tn, 4),
+                                "throughput_vs_batch_1": round(n * t1 / tn, 2),
+                                "runs": [round(r, 4) for r in runs]}
+        print(f"batch {n}", json.dumps(report[f"batch {n}"]), flush=True)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("case", choices=("engine", "sd-turbo"))
+    parser.add_argument("case", choices=("engine", "sd-turbo", "stream-batch"))
     parser.add_argument("--device", help="torch device (default: automatic)")
     parser.add_argument("--scale", choices=("full", "tiny"), default="full")
     parser.add_argument("--size", type=int, default=512, help="sd-turbo image side (512)")
@@ -319,7 +366,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     report = {"machine": machine(device), "torch": torch.__version__}
-    report.update(engine(args) if args.case == "engine" else sd_turbo(args))
+    cases = {"engine": engine, "sd-turbo": sd_turbo, "stream-batch": stream_batch}
+    report.update(cases[args.case](args))
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
