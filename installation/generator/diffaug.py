@@ -65,16 +65,39 @@ def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.T
 
 
 POLICIES: dict[str, tuple[Augment, ...]] = {
+    # "color" is the reference code's trio, in its order; each transform is also a key of its
+    # own because brightness alone can stop a small discriminator learning (BENCHMARKS.md,
+    # "GAN recipe, fourth try"): a per-image offset moves every activation of its first conv.
     "color": (brightness, saturation, contrast),
+    "brightness": (brightness,),
+    "saturation": (saturation,),
+    "contrast": (contrast,),
     "translation": (translation,),
     "cutout": (cutout,),
 }
 
 
+def policy_keys(policy: str) -> list[str]:
+    """The keys of a comma-separated ``policy``, checked against :data:`POLICIES`.
+
+    Raises
+    ------
+    ValueError
+        A key that is not one of :data:`POLICIES`, named with the known ones.
+    """
+    keys = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [k for k in keys if k not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy key {unknown[0]!r} "
+                         f"(known: {', '.join(POLICIES)})")
+    return keys
+
+
 def diff_augment(x: torch.Tensor, policy: str, gen: torch.Generator) -> torch.Tensor:
-    """Apply ``policy`` (comma-separated keys of :data:`POLICIES`, e.g. ``"color,translation"``)
-    to images ``(B, C, H, W)`` in -1..1, drawing from ``gen``."""
-    for name in filter(None, (p.strip() for p in policy.split(","))):
+    """Apply ``policy`` (comma-separated keys of :data:`POLICIES`, e.g. ``"color,translation"``
+    or ``"saturation,contrast,translation"``) to images ``(B, C, H, W)`` in -1..1, drawing
+    from ``gen``; the empty policy returns the images unchanged."""
+    for name in policy_keys(policy):
         for fn in POLICIES[name]:
             x = fn(x, gen)
     return x

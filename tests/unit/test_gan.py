@@ -166,6 +166,26 @@ def test_diff_augment_is_seeded_and_keeps_the_shape() -> None:
     assert y.grad is not None and float(y.grad.abs().sum()) > 0
 
 
+def test_colour_keys_each_apply_one_transform_and_color_stays_the_trio() -> None:
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    seeded = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    trio = diff_augment(x, "color", seeded())
+    assert torch.equal(trio, diff_augment(x, "brightness,saturation,contrast", seeded()))
+    bright = diff_augment(x, "brightness", seeded())
+    # Brightness adds one offset per image; saturation keeps each pixel's grey; contrast keeps
+    # each image's mean: each key is its own transform, not the trio.
+    offset = bright - x
+    assert torch.allclose(offset, offset[:, :1, :1, :1].expand_as(offset), atol=1e-6)
+    sat = diff_augment(x, "saturation", seeded())
+    assert torch.allclose(sat.mean(dim=1), x.mean(dim=1), atol=1e-5)
+    con = diff_augment(x, "contrast", seeded())
+    assert torch.allclose(con.mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3)), atol=1e-5)
+    assert not torch.equal(sat, con) and not torch.equal(bright, trio)
+    assert torch.equal(diff_augment(x, "", seeded()), x)
+    with pytest.raises(ValueError, match="unknown DiffAugment policy key 'bright' "):
+        diff_augment(x, "bright,translation", seeded())
+
+
 def gan_show(folder: Path, checkpoint: Path, extra: str = "") -> Path:
     (folder / "p.frag").write_text("void main() {}\n")
     show = folder / "show.toml"
