@@ -402,8 +402,8 @@ class CardiacExtractor(Extractor):
         s, cfg = self._s, self.settings
         if b - c > self._n(cfg.locate_after_s + cfg.wait_rising_s) or not self._noise_judged():
             return False
-        f = s.hist_f[b - 2 - s.n0 : b - s.n0]
-        return f.size == 2 and f[1] > f[0]
+        f = s.hist_f[c - s.n0 : b - s.n0]
+        return f.size >= 2 and int(np.argmax(f)) == f.size - 1
 
     def _sharp_change(self, peak: float) -> bool:
         """While the beats are judged noise: is ``peak`` (detection signal) ``fresh_factor``
@@ -456,9 +456,8 @@ class CardiacExtractor(Extractor):
                 cfg.learn_s):
             return False
         s.relearned = end
-        if self._sharp_change(float(s.hist_f[-self._n(cfg.learn_s):].max())):
-            self._learn_afresh(end)  # a heart where the noise was: search its window again
-            return True
+        # (Learning afresh here too, on a sharp change in the window, trusted the heart at
+        # its third beat on two more noise seeds, but electrode motion alone earned trust.)
         self._learn(end)
         if not s.levels.ready:
             s.learn_at = end + self._n(cfg.learn_s)
