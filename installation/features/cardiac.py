@@ -86,6 +86,8 @@ class CardiacSettings:
     artefact_factor: float = 4.0  # detection signal this many times the good beats': artefact
     artefact_every_s: float = 0.25  # how often that is looked for
     untrusted_relearn_s: float = 1.0  # while the beats are judged noise: re-learn levels
+    fresh_factor: float = 5.0  # while noise: activity this many times the levels: learn afresh
+    wait_rising_s: float = 0.15  # while noise: wait up to this much longer for a QRS's peak
     beats: BeatSettings = field(default_factory=BeatSettings)  # artefact rules, rate, HRV
     edr: SeriesRateSettings = field(default_factory=SeriesRateSettings)  # breathing from ECG
     clock: ClockSettings = field(default_factory=ClockSettings)
@@ -133,6 +135,8 @@ class _State:
     search_from: int = 0  # no crossing may start before this index
     report_from: int = 0  # no beat is reported before this index (the end of learning)
     crossing: int = -1  # pending crossing waiting for locate_after samples
+    confirm_at: int = -1  # absolute index at which the pending crossing is judged
+    rejudge_before: int = -1  # a beat before this index was reported already (fresh levels)
     last_r: int = -1  # absolute index of the last R-peak (-1: none in this segment)
     anchor: int = 0  # last beat or (re)learning point: relearn_s after it, levels are re-learnt
 
@@ -247,7 +251,8 @@ class CardiacExtractor(Extractor):
         s.hist_raw = np.concatenate([s.hist_raw, x])
         s.hist_edr = np.concatenate([s.hist_edr, edr])
         events = self._detect()
-        self._organisation()
+        if self._organisation():
+            events += self._detect()
         keep = self._n(max(cfg.learn_s, cfg.relearn_s, cfg.organisation_window_s) + 1.0)
         if s.hist_ts.size > keep:
             drop = s.hist_ts.size - keep
@@ -259,20 +264,26 @@ class CardiacExtractor(Extractor):
             s.hist_edr = s.hist_edr[drop:]
         return events
 
-    def _organisation(self) -> None:
+    def _organisation(self) -> bool:
         """Every ``organisation_every_s``: is the rhythm made of beats at all (flutter)? And
-        every ``artefact_every_s``: is there activity far larger than any QRS (a burst)?"""
+        every ``artefact_every_s``: is there activity far larger than any QRS (a burst), or,
+        while the beats are judged noise, far above the noise (a heart)? Returns whether the
+        levels were learnt afresh (the detector must search again)."""
         s, cfg = self._s, self.settings
         end = s.n0 + s.hist_ts.size
         ref = s.levels.reference
-        if end >= s.next_artefact and math.isfinite(ref):
+        if end >= s.next_artefact and s.levels.ready:
             k = self._n(cfg.artefact_every_s)
             s.next_artefact = end + k
-            if float(s.hist_f[-k:].max()) > cfg.artefact_factor * ref:
+            peak = float(s.hist_f[-k:].max())
+            if self._sharp_change(peak) and s.hist_ts.size >= self._n(cfg.learn_s):
+                self._learn_afresh(end)  # a heart where noise was, not a burst in a heart
+                return True
+            if math.isfinite(ref) and peak > cfg.artefact_factor * ref:
                 self._tracker.quality.reject(float(s.hist_ts[-1]))
         n = self._n(cfg.organisation_window_s)
         if end < s.next_organisation or s.hist_hp.size < n:
-            return
+            return False
         s.next_organisation = end + self._n(cfg.organisation_every_s)
         whole, recent = vf_leakage(s.hist_hp[-n:]), vf_leakage(s.hist_hp[-(n // 2):])
         q = self._tracker.quality
@@ -280,6 +291,7 @@ class CardiacExtractor(Extractor):
         # half is not (recovering as soon as beats return, without flickering back in while
         # the window still holds the flutter).
         q.set_organisation(recent if q.irregular else max(whole, recent))
+        return False
 
     # ------------------------------------------------------------------ detection
     def _learn(self, end: int) -> None:
@@ -338,9 +350,12 @@ class CardiacExtractor(Extractor):
                 s.learn_at = -1
             if s.crossing >= 0:
                 c = s.crossing
-                if end <= c + after:
+                if end <= s.confirm_at:
                     return events
-                beat = self._confirm(c, before, after)
+                if self._still_rising(c, s.confirm_at + 1):
+                    s.confirm_at += self._n(cfg.energy_window_s / 2)
+                    continue
+                beat = self._confirm(c, before, s.confirm_at - c)
                 if beat is not None:
                     events.append(beat)
                 continue
@@ -355,6 +370,7 @@ class CardiacExtractor(Extractor):
                 rising = np.flatnonzero(above[1:] & ~above[:-1])
                 if rising.size:
                     s.crossing = i0 + int(rising[0])
+                    s.confirm_at = s.crossing + after
                     continue
             if end >= relearn:
                 self._learn(relearn)
@@ -366,11 +382,66 @@ class CardiacExtractor(Extractor):
                     s.learn_at = relearn + self._n(cfg.learn_s)
                 continue
             s.search_from = max(s.search_from, end)
-            self._relearn_if_untrusted(end)
+            if self._relearn_if_untrusted(end):
+                continue
             return events
 
-    def _relearn_if_untrusted(self, end: int) -> None:
-        """While the beats are judged noise, re-learn the levels every ``untrusted_relearn_s``.
+    def _noise_judged(self) -> bool:
+        """The quality judge calls the beats noise: the levels are the noise's, not a heart's."""
+        q = self._tracker.quality
+        return not q.trusted and q.hold_reason == "noisy"
+
+    def _still_rising(self, c: int, b: int) -> bool:
+        """While the beats are judged noise, is the detection signal after crossing ``c``
+        still rising at ``b - 1`` (one past the samples seen), so the QRS's peak is yet to
+        come? Levels learnt on noise are crossed by a real ECG's P wave or the QRS's first
+        millisecond: judged at once, the beat was stamped at its start with a tenth of its size
+        (issue 15, after noise: ``benchmarks/bench_after_noise.py --log``), which broke the
+        entry run. A trusted heart's beats are judged as before (their latency is the
+        figure)."""
+        s, cfg = self._s, self.settings
+        if b - c > self._n(cfg.locate_after_s + cfg.wait_rising_s) or not self._noise_judged():
+            return False
+        f = s.hist_f[c - s.n0 : b - s.n0]
+        return f.size >= 2 and int(np.argmax(f)) == f.size - 1
+
+    def _sharp_change(self, peak: float) -> bool:
+        """While the beats are judged noise: is ``peak`` (detection signal) ``fresh_factor``
+        times the levels and the noise's "good beats", so a new, stronger signal (a heart put
+        on a strap that lay on a chair) rather than more of the same noise?"""
+        if not self._noise_judged():
+            return False
+        lv = self._s.levels
+        ref = lv.reference
+        level = max(lv.spk, ref) if math.isfinite(ref) else lv.spk
+        return peak > self.settings.fresh_factor * level
+
+    def _learn_afresh(self, at: int) -> None:
+        """Forget the noise's levels and reference and learn them from the ``learn_s`` before
+        ``at``, then search that window again, as at a stream's start (see :meth:`_detect`).
+
+        Learnt on noise, the levels let a real ECG's T and P waves cross the threshold, whose
+        refractory periods then hid the next R-peaks; and the noise's "good beats" made a level
+        reference a real QRS was 20 times above, so every QRS counted as an artefact: no trust
+        within 30 s (issue 15, noise seed 21). The quality judge's own entry rules do not
+        change: the beats found must still earn trust by themselves.
+        """
+        s, cfg = self._s, self.settings
+        # The refractory period of the noise's last "beat" must not hide the heart's first:
+        # the search starts right after it. A beat found within that period is the same
+        # heartbeat measured again (a noise crossing just before a QRS takes its onset, with
+        # a tenth of its size): it is judged afresh, but not reported twice.
+        s.search_from = s.last_r + 1 if s.last_r >= 0 else s.n0
+        s.rejudge_before = s.last_r + self._n(cfg.refractory_s) if s.last_r >= 0 else -1
+        s.levels = _Levels()
+        s.learn_at = at
+        s.crossing = -1
+        s.last_r = -1
+        self._tracker.break_chain()
+
+    def _relearn_if_untrusted(self, end: int) -> bool:
+        """While the beats are judged noise, re-learn the levels every ``untrusted_relearn_s``;
+        afresh (:meth:`_learn_afresh`, returning True) when a heart has appeared.
 
         Levels learnt on noise sit below the floor of a real ECG that follows it (a strap put
         on after lying on a chair): its detection signal never falls below the threshold, so
@@ -380,14 +451,17 @@ class CardiacExtractor(Extractor):
         s, cfg = self._s, self.settings
         q = self._tracker.quality
         if q.trusted or q.hold_reason != "noisy" or s.crossing >= 0:
-            return
+            return False
         if end - s.relearned < self._n(cfg.untrusted_relearn_s) or end - s.n0 < self._n(
                 cfg.learn_s):
-            return
+            return False
         s.relearned = end
+        # (Learning afresh here too, on a sharp change in the window, trusted the heart at
+        # its third beat on two more noise seeds, but electrode motion alone earned trust.)
         self._learn(end)
         if not s.levels.ready:
             s.learn_at = end + self._n(cfg.learn_s)
+        return False
 
     def _confirm(self, c: int, before: int, after: int) -> Event | None:
         """Locate the R-peak around crossing ``c``, judge it, update the adaptive levels.
@@ -404,6 +478,9 @@ class CardiacExtractor(Extractor):
         peak_f = float(s.hist_f[c - s.n0 : b - s.n0].max())
         t_r = float(s.hist_ts[r - s.n0])
         lv = s.levels
+        if self._sharp_change(peak_f) and b - s.n0 >= self._n(cfg.learn_s):
+            self._learn_afresh(b)  # this beat is searched again with the fresh levels
+            return None
         shape = self._beat_shape(r, b)
         tracker = self._tracker
         early = (math.isfinite(tracker.last_beat) and tracker.has_rate
@@ -460,6 +537,8 @@ class CardiacExtractor(Extractor):
         s.anchor = r
         s.crossing = -1
         s.search_from = max(r + self._n(cfg.refractory_s), b)
+        if r < s.rejudge_before:
+            return None  # reported before the levels were learnt afresh (_learn_afresh)
         return Event("beat", t=t_r, reported=reported)
 
     def _beat_shape(self, r: int, b: int) -> np.ndarray | None:
