@@ -21,6 +21,7 @@ import numpy as np
 
 from installation.idle import IdleBehaviour
 from installation.messages import Controls, Features, Status
+from installation.pipeline_latency import PipelineLatency
 from installation.pulse_at import PULSE_AT, BeatPulse
 from installation.show import IdleSpec, MappingSpec
 
@@ -64,18 +65,22 @@ class Mapper:
         The show's ``[idle]`` behaviour, applied after the mappings (``None``: none).
     latency_s
         From a frame's engine time to its presentation (s), which ``at_s`` mappings
-        subtract: 0 in a replay (frame time is presentation time), measured live.
+        subtract: 0 in a replay (frame time is presentation time).
+    latency
+        The live measurement of that figure (gallery, rehearsal): replaces ``latency_s``.
     """
 
     specs: Sequence[MappingSpec]
     idle: IdleSpec | None = None
     latency_s: float = 0.0
+    latency: PipelineLatency | None = None
     _state: list[_MappingState] = field(init=False)
 
     def __post_init__(self) -> None:
         self.specs = tuple(self.specs)
         self._state = [
-            _MappingState(value=spec.idle, pulse=BeatPulse(spec.at_s, self.latency_s)
+            _MappingState(value=spec.idle, pulse=BeatPulse(spec.at_s, self.latency_s,
+                                                           latency=self.latency)
                           if spec.feature_name == PULSE_AT else None)
             for spec in self.specs
         ]

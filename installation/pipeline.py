@@ -17,6 +17,7 @@ import moderngl
 from installation.generation import GenerationPolicy, LockStepGeneration
 from installation.generator.factory import make_generator
 from installation.messages import Chunk, Controls, Features, Frame, GeneratedImage
+from installation.pipeline_latency import PipelineLatency
 from installation.render.passes import Renderer
 from installation.safety.limiter import FlashLimiter
 from installation.sensing import (
@@ -65,6 +66,9 @@ class Pipeline(Sensing):
         (:class:`~installation.generation.LiveGeneration`, the gallery).
     latency_s
         From a frame's engine time to its presentation, for ``at_s`` mappings.
+    latency
+        That figure measured live (gallery, rehearsal; the runtime loop feeds it): replaces
+        ``latency_s``. It outlives the pipeline (a rehearsal reload builds a new one).
     pass_budget
         Apply ``[output] pass_budget_s`` (gallery, rehearsal). Replay turns it off: the
         budget is wall time, and a replay must not depend on how loaded the machine is.
@@ -74,8 +78,9 @@ class Pipeline(Sensing):
         self, show: Show, ctx: moderngl.Context, size: tuple[int, int], fps: float,
         device: str | None = None, generation: GenerationPolicy = LockStepGeneration,
         latency_s: float = 0.0, pass_budget: bool = True,
+        latency: PipelineLatency | None = None,
     ) -> None:
-        super().__init__(show, latency_s=latency_s)
+        super().__init__(show, latency_s=latency_s, latency=latency)
         self.fps = fps
         self.generator = make_generator(show, device=device, buffers=generation.buffers)
         self.generation = generation(self.generator, show.generator.rate)

@@ -4,7 +4,8 @@ People who feel their heartbeat place it 131-363 ms after the R-wave, 228 ms on 
 (Jones, Jones, Rouse, Scott & Caldwell, "The temporal locations of heartbeat sensations",
 Psychophysiology 29, 1992). The detector knows a beat some tens of ms after its R-peak, and a
 frame made at engine time ``t`` is presented ``latency_s`` later (render + swap; 0 in a
-replay, whose frame time is its presentation time). So a pulse meant to be seen at
+replay, whose frame time is its presentation time; measured live in the gallery and
+rehearsal, :mod:`installation.pipeline_latency`). So a pulse meant to be seen at
 ``R + at_s`` must start at engine time ``R + at_s - latency_s``:
 
 * when that is later than the beat is known (the measured detection latency), a **delay
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from installation.features.catalog import PULSE_AT  # one spelling, shared with show checks
+from installation.pipeline_latency import PipelineLatency
 
 __all__ = ["PULSE_AT", "BeatPulse", "Fire"]
 
@@ -53,6 +55,9 @@ class BeatPulse:
         When after the R-peak the pulse should be seen (s).
     latency_s
         From engine time to presentation (s): subtracted from ``at_s``.
+    latency
+        The engine's pipeline latency, measured live (:mod:`installation.pipeline_latency`):
+        when given, its current figure replaces ``latency_s``.
     tau_s
         Decay time constant of the pulse.
     min_confidence
@@ -68,6 +73,7 @@ class BeatPulse:
     tau_s: float = 0.25
     min_confidence: float = 0.5
     bias_s: float = 0.02  # forecast aims late: detection cuts a late one short, not an early one
+    latency: PipelineLatency | None = None
     fires: deque[Fire] = field(default_factory=lambda: deque(maxlen=100_000))
     _fired: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     _fired_at: float = math.nan
@@ -79,7 +85,12 @@ class BeatPulse:
     @property
     def lead_s(self) -> float:
         """Engine time after the R-peak at which the pulse must start."""
-        return self.at_s - self.latency_s
+        return self.at_s - self.presentation_latency_s
+
+    @property
+    def presentation_latency_s(self) -> float:
+        """From engine time to presentation now: the live figure, or ``latency_s``."""
+        return self.latency_s if self.latency is None else self.latency.value
 
     @property
     def detection_latency_s(self) -> float:

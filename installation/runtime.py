@@ -35,6 +35,7 @@ from typing import Protocol
 from installation.clock import Clock
 from installation.inputs import Source
 from installation.messages import Chunk, Controls, Features
+from installation.pipeline_latency import PipelineLatency
 
 __all__ = ["Deadline", "Loop", "Sink", "SinkPart", "Sinks", "run", "warm_up"]
 
@@ -169,14 +170,20 @@ class Loop:
     on_fault
         Called with an exception a frame raised, after which the sink keeps what it shows
         and the loop goes on (gallery). ``None``: the exception ends the run.
+    latency
+        Told, after each new frame was shown, how much engine time passed since the frame's
+        own time (render + present: the pipeline latency ``at_s`` mappings subtract). Live
+        modes only: a fixed-step clock's ``now()`` does not move within a frame.
     """
 
     def __init__(self, pipeline: Stepper, source: Source, clock: Clock, sink: Sink, *,
                  adjust: Callable[[Controls], Controls] | None = None,
-                 on_fault: Callable[[Exception, int], None] | None = None) -> None:
+                 on_fault: Callable[[Exception, int], None] | None = None,
+                 latency: PipelineLatency | None = None) -> None:
         self.pipeline, self.source, self.clock, self.sink = pipeline, source, clock, sink
         self.adjust = adjust
         self.on_fault = on_fault
+        self.latency = latency
         self.index = 0
         self._jumps = clock.jumps
 
@@ -202,6 +209,7 @@ class Loop:
             else:
                 step = self.pipeline.step(chunks, t, self.index, adjust=self.adjust)
                 self.sink.show(step, chunks)
+                self._measure(t)
         except Exception as error:
             if self.on_fault is None:
                 raise
@@ -209,6 +217,13 @@ class Loop:
             self.sink.missed(self.index)
         self.index += 1
         return True
+
+    def _measure(self, t: float) -> None:
+        if self.latency is None:
+            return
+        now = self.clock.now()
+        if self.clock.jumps == self._jumps:  # a seek or loop during the present means nothing
+            self.latency.add(now - t)
 
     def run(self, frames: int | None = None) -> int:
         """Frames until the sink stops, or ``frames`` were made, paced by the clock."""
@@ -220,12 +235,15 @@ class Loop:
 def run(pipeline: Stepper, source: Source, clock: Clock, sink: Sink, *,
         frames: int | None = None, warm_from: float | None = None,
         adjust: Callable[[Controls], Controls] | None = None,
-        on_fault: Callable[[Exception, int], None] | None = None) -> int:
+        on_fault: Callable[[Exception, int], None] | None = None,
+        latency: PipelineLatency | None = None) -> int:
     """Run frames until the sink stops, or ``frames`` were made; returns the frame count.
 
     ``warm_from``: run the features over the source from this engine time up to the clock's
-    first frame before rendering (replay with ``--start``).
+    first frame before rendering (replay with ``--start``). ``latency``: measured after each
+    frame shown (live modes, see :class:`Loop`).
     """
     if warm_from is not None:
         warm_up(pipeline, source, warm_from, clock.now())
-    return Loop(pipeline, source, clock, sink, adjust=adjust, on_fault=on_fault).run(frames)
+    return Loop(pipeline, source, clock, sink, adjust=adjust, on_fault=on_fault,
+                latency=latency).run(frames)

@@ -19,6 +19,7 @@ from installation.features.registry import FeatureExtractor, make_feature_extrac
 from installation.features.state import StateSettings, VisitorState
 from installation.mapping import Mapper
 from installation.messages import Chunk, Features, Status
+from installation.pipeline_latency import PipelineLatency
 from installation.presence import VISITOR, Presence, worn
 from installation.show import STATE_STREAM, Show, StreamSpec, VisitorSpec
 
@@ -66,12 +67,17 @@ class Sensing:
         The loaded show.
     latency_s
         From a frame's engine time to its presentation, for ``at_s`` mappings.
+    latency
+        That figure measured live (:mod:`installation.pipeline_latency`): replaces
+        ``latency_s``.
     """
 
-    def __init__(self, show: Show, latency_s: float = 0.0) -> None:
+    def __init__(self, show: Show, latency_s: float = 0.0,
+                 latency: PipelineLatency | None = None) -> None:
         self.show = show
         self.extractors = {key: make_extractor(key, spec) for key, spec in show.streams.items()}
-        self.mapper = Mapper(show.mappings, idle=show.idle, latency_s=latency_s)
+        self.mapper = Mapper(show.mappings, idle=show.idle, latency_s=latency_s,
+                             latency=latency)
         required = tuple(key for key, spec in show.streams.items() if spec.required)
         self.presence = Presence(required, show.visitor.arrive_s, show.visitor.leave_s)
         self.visitor_state = make_visitor_state(show)

@@ -605,10 +605,19 @@ class OutputSpec:
                                       " overrides; rehearsal is windowed unless --fullscreen).")
     )
     latency_s: float = field(
-        default=0.045, metadata=bounds(ge=0.0, le=1.0, doc="Gallery: measured time from a"
+        default=0.045, metadata=bounds(ge=0.0, le=1.0, doc="Gallery and rehearsal: time from a"
                                        " frame's engine time to its buffer swap (render +"
-                                       " present; benchmarks/bench_photon.py), subtracted by"
-                                       " at_s mappings. Replay and rehearsal use 0.")
+                                       " present), which at_s mappings subtract. With latency"
+                                       " = \"measured\" the start value, until the engine has"
+                                       " measured its own (median of the last 61 frames); with"
+                                       " \"fixed\" the figure for good. Replay uses 0 (a video"
+                                       " frame's time is its presentation time).")
+    )
+    latency: Literal["measured", "fixed"] = field(
+        default="measured", metadata=bounds(doc="Gallery and rehearsal: \"measured\": the"
+                                            " engine measures its pipeline latency live and"
+                                            " at_s mappings subtract that; \"fixed\": they"
+                                            " subtract latency_s as given (docs/latency.md).")
     )
     vsync: bool = field(
         default=True, metadata=bounds(doc="Gallery and rehearsal window: present in step with"

@@ -33,6 +33,7 @@ from installation.modes.kiosk import (
 )
 from installation.modes.supervision import SystemdNotifier, rotating_log
 from installation.pipeline import Pipeline
+from installation.pipeline_latency import PipelineLatency
 from installation.record.session import record_folder
 from installation.render.window import ShowWindow, WindowSettings
 from installation.runtime import Deadline, Sinks, run
@@ -71,8 +72,9 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
             fullscreen=out.fullscreen if options.fullscreen is None else options.fullscreen,
             vsync=out.vsync), title=show.meta.title))
         source = stack.enter_context(LslSource(show.streams))
+        latency = PipelineLatency.live(out.latency_s, out.latency)
         pipeline = Pipeline(show, window.ctx, out.size, out.fps, generation=LiveGeneration,
-                            latency_s=out.latency_s)
+                            latency=latency)
         stack.callback(pipeline.release)
         pipeline.renderer.turned_off |= hung
         kiosk, faults = KioskWindow(window, notifier), FaultLog(log)
@@ -85,7 +87,7 @@ def run_gallery(show: Show, options: GalleryOptions) -> int:
                  show.path, ", ".join(show.streams))
         notifier.notify("READY=1")
         with contextlib.suppress(KeyboardInterrupt):
-            run(pipeline, source, LslClock(out.fps), sinks, on_fault=faults)
+            run(pipeline, source, LslClock(out.fps), sinks, on_fault=faults, latency=latency)
     return 0
 
 

@@ -29,6 +29,7 @@ from installation.modes.replay import resolve_streams
 from installation.modes.supervision import rotating_log
 from installation.osc import OscBridge, OscOut, OscSettings, control_ranges
 from installation.pipeline import Pipeline, Step
+from installation.pipeline_latency import PipelineLatency
 from installation.rehearsal.keys import bind_keys
 from installation.rehearsal.moods import save_mood
 from installation.rehearsal.prompts import LivePrompts
@@ -84,8 +85,12 @@ class Rehearsal:
             fullscreen=options.fullscreen, vsync=out.vsync), title=f"rehearse: {show.meta.title}")
         self.source = (LslSource(show.streams) if recording is None
                        else RecordingSource(loaded, streams))
+        # The window shows each frame some render + present after its time, in the recording's
+        # time as much as live: measured here as in the gallery, kept across reloads.
+        self.latency = PipelineLatency.live(out.latency_s, out.latency)
         self.pipeline = ReloadingPipeline(
-            show, lambda s: Pipeline(s, self.window.ctx, out.size, s.output.fps),
+            show, lambda s: Pipeline(s, self.window.ctx, out.size, s.output.fps,
+                                     latency=self.latency),
             on_show=self._on_show)
         self.view = RehearsalWindow(self.window, self.pipeline, self.transport)
         bind_keys(self.window.window, self.press)
@@ -97,7 +102,8 @@ class Rehearsal:
         if osc is not None and osc.send_port is not None:
             sinks.append(OscOut(osc.send_host, osc.send_port))
         self.loop = Loop(self.pipeline, self.source, self.clock, Sinks(*sinks),
-                         adjust=self._adjust if self.osc is not None else None)
+                         adjust=self._adjust if self.osc is not None else None,
+                         latency=self.latency)
         self.saved_moods: list[Path] = []
 
     def _on_show(self, show: Show) -> None:
