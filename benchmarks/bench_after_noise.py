@@ -108,7 +108,8 @@ def run_one(seed: int, log: bool = False) -> dict:
             trust_t = f.t
         elif trust_t is not None and not ok and f.t < trust_t + 60.0:
             flaps += 1
-        if presence.update({"ecg": worn(Status.OK, f.status)}, f.t) and visit_t is None:
+        if presence.update({"ecg": worn(Status.OK, f.status)}, f.t,
+                           {"ecg": f.ok_since}) and visit_t is None:
             visit_t = f.t
     # Which annotated beat of the real ECG earned trust (1 = the first): the last one before
     # it, less the detector's wait (locate_after_s, 80 ms).

@@ -8,6 +8,7 @@ own, and ``Chunk.t_end`` says how far the source has been read even when no samp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -114,7 +115,9 @@ class Features:
     """Features extracted from one stream, valid at engine time ``t``.
 
     ``values`` are always finite. When ``status`` is not ``ok``, they hold the last trusted
-    values (or the extractor's neutral defaults) and ``reason`` says why.
+    values (or the extractor's neutral defaults) and ``reason`` says why. ``ok_since``, while
+    ``ok``: the stream time from which the data behind the verdict were good (a heart source:
+    the first beat of the run that earned its trust), NaN when the source does not say.
     """
 
     stream: str
@@ -123,6 +126,7 @@ class Features:
     status: Status = Status.OK
     reason: str = ""
     events: tuple[Event, ...] = ()
+    ok_since: float = math.nan
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen_mapping(self.values))

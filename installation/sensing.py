@@ -118,7 +118,9 @@ class Sensing:
                 self._stale_since.pop(key, None)
             stale_for = t - self._stale_since.get(key, t)
             on[key] = worn(self._chunk_status.get(key), f.status, stale_for)
-        if self.presence.update(on, t):
+        # On this call's clock: the stream's good data began (f.t - f.ok_since) before f.t.
+        since = {key: t - (f.t - f.ok_since) for key, f in features.items()}
+        if self.presence.update(on, t, since):
             if self.presence.mode == VISITOR:
                 self.visitor_state.reset()  # a new visitor: learn their baseline afresh
             else:  # they left: nothing of theirs may shape the next visitor's features

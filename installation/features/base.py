@@ -138,7 +138,8 @@ class Extractor(ABC):
             events = self._ingest(ts, x)
         values = self._values(t)
         status, reason = self._health(chunk, t, missing)
-        return Features(self.stream, t, values, status, reason, tuple(events))
+        since = min(self._ok_since(), t) if status is Status.OK else math.nan
+        return Features(self.stream, t, values, status, reason, tuple(events), since)
 
     def _ingest(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         if not self.regular:
@@ -237,6 +238,11 @@ class Extractor(ABC):
     @abstractmethod
     def _values(self, t: float) -> dict[str, float]:
         """The feature values at time ``t`` (finite; neutral defaults before they are known)."""
+
+    def _ok_since(self) -> float:
+        """While ``ok``: since when the data behind the verdict were good (NaN: not known,
+        the frame itself). Heart sources say when their trusted run of beats began."""
+        return math.nan
 
     @abstractmethod
     def _status(self, t: float) -> tuple[Status, str]:

@@ -571,5 +571,8 @@ class CardiacExtractor(Extractor):
         offset = statistics.median(self._onset_offsets) if self._onset_offsets else 0.0
         return float(s.hist_ts[s.crossing - s.n0]) - offset
 
+    def _ok_since(self) -> float:
+        return self._tracker.quality.trusted_since  # the first beat of the trusted run
+
     def _status(self, t: float) -> tuple[Status, str]:
         return self._tracker.rhythm_status(t)

@@ -211,5 +211,8 @@ class PpgExtractor(Extractor):
         if tracker.quality.entered:
             self._shapes.restart_template(tracker.quality.settings.entry_beats)
 
+    def _ok_since(self) -> float:
+        return self._tracker.quality.trusted_since  # the first beat of the trusted run
+
     def _status(self, t: float) -> tuple[Status, str]:
         return self._tracker.rhythm_status(t)

@@ -196,6 +196,7 @@ class BeatQuality:
         self._untrusted_beats = 0
         self.entry_rr: tuple[float, ...] = ()  # the intervals of the run that gained trust
         self.entered = False  # trust was gained at the latest beat
+        self._entry_t = math.nan  # the first beat of the run that last earned trust
         self.bad = 0  # beats judged bad so far, and noise evidence
         self.last_bad_t = -math.inf  # when the last bad beat or noise evidence came
 
@@ -209,6 +210,13 @@ class BeatQuality:
         if self.trusted:  # a noisy or irregular source stays what it was
             self.hold_reason = "warming up"
         self.trusted = False
+
+    @property
+    def trusted_since(self) -> float:
+        """While trusted: the time of the first beat of the run that earned the trust (the
+        heart has been on the sensor since then, although the status said "warming up" or
+        "noisy" until the run was complete); NaN otherwise."""
+        return self._entry_t if self.trusted else math.nan
 
     @property
     def index(self) -> float:
@@ -264,6 +272,7 @@ class BeatQuality:
             self.trusted = self.entered = True
             self.hold_reason = ""
             self.entry_rr = tuple(np.diff([t for t, _ in self._run]))
+            self._entry_t = t - float(sum(self.entry_rr))
             # The rhythm reference restarts from the run: the noise before it is no rhythm.
             self._rr.clear()
             self._rr.extend(self.entry_rr)
@@ -295,13 +304,10 @@ class BeatQuality:
         cfg = self.settings
         t = (self._run[-1][0] + rr) if self._run and math.isfinite(rr) else 0.0
         strong = plausible and (not math.isfinite(previous) or previous >= cfg.entry_corr)
-        # Judged against the run's median size, not the previous beat alone: breathing swings
-        # the R wave by a quarter beat to beat (demo session: 1.26x at 1.03 s), yet the run
-        # stays one heart's.
-        sizes = [a for _, a in self._run if math.isfinite(a)]
-        if self._run and math.isfinite(amplitude) and sizes and float(np.median(sizes)) > 0:
-            ratio = amplitude / float(np.median(sizes))
-            strong = strong and cfg.entry_amplitude[0] <= ratio <= cfg.entry_amplitude[1]
+        # The sizes are judged on the whole run at entry (_entry), not beat by beat here: the
+        # second beat's only reference would be the first alone, and breathing swings the R
+        # wave by a quarter beat to beat (after noise: 0.400 -> 0.506, 1.265x, then 0.440,
+        # which put trust off to the fourth beat on 5 of 10 seeds; issue 15).
         if self._run and strong:
             self._run.append((t, amplitude))
             self._run = self._run[-cfg.entry_beats:]
@@ -314,7 +320,15 @@ class BeatQuality:
             return False
         rr = np.diff([t for t, _ in self._run])
         med = float(np.median(rr))
-        return bool(np.all(np.abs(rr - med) <= cfg.entry_regular * med))
+        if not np.all(np.abs(rr - med) <= cfg.entry_regular * med):
+            return False
+        # Every beat of the run within entry_amplitude of the run's median size: the median of
+        # three is the one reference a single odd beat cannot move.
+        sizes = np.array([a for _, a in self._run if math.isfinite(a)])
+        if sizes.size < 2 or (ref := float(np.median(sizes))) <= 0:
+            return True  # a source without amplitudes (an RR strap): rhythm and shape only
+        ratio = sizes / ref
+        return bool(np.all((ratio >= cfg.entry_amplitude[0]) & (ratio <= cfg.entry_amplitude[1])))
 
     def set_organisation(self, leakage: float) -> None:
         """The rhythm's VF-filter leakage now (NaN: not judged). Flutter-like activity ends

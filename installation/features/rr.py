@@ -83,6 +83,9 @@ class RrExtractor(Extractor):
         self._bad_reason = reason
         self._tracker.break_chain()
 
+    def _ok_since(self) -> float:
+        return self._tracker.quality.trusted_since  # the first beat of the trusted run
+
     def _status(self, t: float) -> tuple[Status, str]:
         cfg = self.settings
         if t - self._bad_t <= cfg.invalid_hold_s:
