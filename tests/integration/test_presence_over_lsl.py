@@ -1,5 +1,5 @@
 """A strap on a chair is no visitor (issue 15): a noise-only ECG over LSL never starts a visit;
-the real ECG after it starts one by its fourth beat and does not flap for 60 s.
+the real ECG after it starts one within 2 s (at its third beat) and does not flap for 60 s.
 
 Real parts throughout: ``sensors.play`` publishes a recording over LSL (its own source_id,
 pinned, so another engineer's stream on this loopback cannot interfere); the engine's
@@ -121,15 +121,14 @@ def test_noise_is_no_visitor_and_the_real_ecg_after_it_starts_one_visit_that_sta
     arrival, first_mode = modes[0]
     assert first_mode == VISITOR
     # Trust needs three matching beats in a row (two let electrode-motion noise earn trust
-    # about once a minute: docs/signal-quality.md), then arrive_s (0.5 s). The physical bound
-    # is the third beat (1.68 s in here, at ~73 bpm); on this noise seed the first beat is
-    # measured 1.265x smaller than the second (breathing), outside the entry run's 1.25, so
-    # trust comes at the fourth (offline, benchmarks/bench_after_noise.py: 2.7 s, visit 3.2 s;
-    # the third beat on 5 of its 10 seeds). Allowance: 0.1 s detection, 0.3 s of chunking.
-    fourth = beats[3]
+    # about once a minute: docs/signal-quality.md); arrive_s (0.5 s) counts from the run's
+    # first beat (Features.ok_since), so the visit starts at trust. The physical bound is the
+    # third beat (1.68 s in here, at ~73 bpm) plus 0.08 s of detection (locate_after_s).
+    # The gallery's target: within 2 s of the real ECG's arrival (issue 15).
+    third = beats[2]
     print(f"\nvisit started {arrival - NOISE_S:.2f} s into the real ECG "
-          f"(4th beat at {fourth - NOISE_S:.2f} s)")
-    assert arrival <= fourth + 0.1 + 0.5 + 0.3
+          f"(3rd beat at {third - NOISE_S:.2f} s)")
+    assert third < arrival <= NOISE_S + 2.0
     # Then it stays: not one change of mode, and the heart trusted throughout, for 60 s.
     assert len(modes) == 1, modes
     assert last - arrival >= 60.0

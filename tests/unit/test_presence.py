@@ -55,3 +55,19 @@ def test_without_required_streams_anyone_on_any_stream_is_a_visitor() -> None:
     assert presence.mode == IDLE and presence.visits == 0
     presence.update({"eeg": True, "ppg": False}, 2.0)
     assert presence.mode == VISITOR and presence.visits == 1
+
+
+def test_arrival_counts_from_when_the_streams_good_data_began() -> None:
+    # A heart source is trusted at the end of its run of matching beats; the visitor wore the
+    # strap from the run's first beat (Features.ok_since), so arrive_s has passed already.
+    presence = Presence(("ecg", "eeg"), arrive_s=0.5, leave_s=2.0)
+    assert not presence.update({"ecg": True, "eeg": True}, 10.0, {"ecg": 8.4})  # eeg: now
+    assert presence.update({"ecg": True, "eeg": True}, 10.5, {"ecg": 8.4, "eeg": float("nan")})
+    presence = Presence(("ecg",), arrive_s=0.5, leave_s=2.0)
+    assert presence.update({"ecg": True}, 10.0, {"ecg": 8.4})
+    # Evidence never reaches into the future, and a stream not worn forgets it.
+    presence = Presence(("ecg",), arrive_s=0.5, leave_s=2.0)
+    assert not presence.update({"ecg": True}, 10.0, {"ecg": 12.0})
+    assert not presence.update({"ecg": False}, 10.2, {"ecg": 8.0})
+    assert not presence.update({"ecg": True}, 10.3)
+    assert presence.update({"ecg": True}, 10.8) and presence.visits == 1

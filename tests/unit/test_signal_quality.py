@@ -14,7 +14,7 @@ from installation.features.eda import EdaExtractor
 from installation.features.eeg import EegExtractor
 from installation.features.heart_sources import HeartCrossCheck
 from installation.features.ppg import PpgExtractor
-from installation.features.quality import vf_leakage
+from installation.features.quality import BeatQuality, vf_leakage
 from installation.features.state import StateSettings, VisitorState
 from installation.messages import Chunk, Event, Features, Status, StreamInfo
 from sensors.simulate import Body, Ppg, parse_script
@@ -74,6 +74,23 @@ def test_a_real_ecg_is_trusted_within_three_beats_and_never_flaps() -> None:
     assert feats[first].t <= third_beat + 0.2
     assert ok[first:].all()  # once trusted, clean sinus rhythm stays trusted
     assert all(f.values["signal_quality"] > 0.8 for f in feats[first:])
+
+
+def test_the_entry_run_judges_its_sizes_against_its_own_median_not_its_first_beat() -> None:
+    # After noise (issue 15), MIT-BIH 100's first beats measure 0.400, 0.506, 0.440: the
+    # second is 1.265x the first, yet all three are within 0.8-1.25 of their median (0.440).
+    # Judged beat by beat against the first alone, trust waited for a fourth beat.
+    def judge(sizes: list[float]) -> tuple[bool, float]:
+        q = BeatQuality()
+        for k, a in enumerate(sizes):
+            q.add(0.8 * k, 0.8 if k else np.nan, 0.99, 0.99, a)
+        return q.trusted, q.trusted_since
+
+    trusted, since = judge([0.400, 0.506, 0.440])
+    assert trusted and since == 0.0  # the heart was there from the run's first beat
+    assert not judge([0.30, 0.506, 0.440])[0]  # 0.68x the median: not one heart's run
+    assert not judge([0.400, 0.60, 0.440])[0]  # 1.36x
+    assert np.isnan(BeatQuality().trusted_since)
 
 
 # ------------------------------------------------------------------ noise stress test
