@@ -1,7 +1,8 @@
 """Heartbeat to photon: a real annotated ECG over LSL, the gallery's pipeline in a real window
 under Xvfb, each frame stamped at buffer swap on the LSL clock.
 
-    .venv/bin/python benchmarks/bench_photon.py [--seconds 90] [--at-s 0.23] [--out r.json]
+    .venv/bin/python benchmarks/bench_photon.py [--seconds 90] [--at-s 0.23]
+        [--window gallery|rehearsal|both] [--latency measured|fixed] [--out r.json]
 
 MIT-BIH 100 (the converted XDF in the shared data, 360 Hz, cardiologist annotations) is played
 by ``sensors.play`` (it waits for our inlet, so every sample arrives). The default piece, with
@@ -20,6 +21,17 @@ frame whose pulse jumps to 1. Per beat, on the LSL clock:
 * render: ``Pipeline.step`` of that frame (features, mapping, generator post, GL, read-back,
   flash limiter);
 * present: after ``flip`` minus the end of ``step``.
+
+The pipeline latency the ``at_s`` mapping subtracts is measured live, as the gallery and the
+rehearsal do (``installation/pipeline_latency.py``, seeded with ``--latency-s``);
+``--latency fixed`` keeps ``--latency-s`` for good. The figure the engine had reached at the
+end is reported beside the measured render + present.
+
+``--window rehearsal``: the same measurement in the rehearsal window, live (``installation
+rehearse SHOW`` without a recording: :class:`~installation.modes.rehearse.Rehearsal`, its
+``ReloadingPipeline``, HUD drawn on every frame, ``RehearsalWindow`` presenting), stamped
+right after its present, the probe again the pulse control of the frame. ``both`` runs the
+gallery, then the rehearsal, one after the other with the same recording.
 
 What happens after the swap (X server, compositor, display scaler, panel or projector) is
 outside what this measures: on Xvfb there is no display at all.
@@ -57,86 +69,143 @@ def _xvfb() -> tuple[subprocess.Popen, str]:
         return server, ":" + pipe.readline().strip()
 
 
-def _show(folder: Path, source: str, at_s: float, latency_s: float) -> Path:
+def _show(folder: Path, source: str, at_s: float, latency_s: float, latency: str) -> Path:
     text = (REPO / "show.toml").read_text()
     text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-0"\n', 1)
     text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-none"\n', 1)
     text = text.replace('feature = "ecg.beat_pulse"', f'feature = "ecg.pulse_at"\nat_s = {at_s}')
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
-    text = text.replace("[output]\n", f"[output]\nlatency_s = {latency_s}\nvsync = false\n", 1)
+    text = text.replace("[output]\n", f"[output]\nlatency_s = {latency_s}\nlatency = "
+                        f"\"{latency}\"\nvsync = false\n", 1)
     path = folder / "show.toml"
     path.write_text(text)
     return path
 
 
-def run(seconds: float, at_s: float, latency_s: float) -> dict:
-    import pylsl
+class _Probe:
+    """What each presented frame showed and when: the pulls of the ECG, the step's start and
+    end, the swap, the pulse control (the probe), and what the features knew of the beat."""
 
+    def __init__(self) -> None:
+        import pylsl
+
+        self.clock = pylsl.local_clock
+        self.frames: list[dict] = []
+        self.pulls: list[tuple[float, float, int]] = []  # (pull time, last stamp, samples)
+        self.stamps: list[np.ndarray] = []
+        self.timing = {"start": 0.0, "end": 0.0}
+
+    def time(self, stepper) -> None:
+        """Stamp the start and end of every ``stepper.step`` (an instance attribute)."""
+        step = stepper.step
+
+        def timed_step(*args, **kwargs):
+            self.timing["start"] = self.clock()
+            out = step(*args, **kwargs)
+            self.timing["end"] = self.clock()
+            return out
+
+        stepper.step = timed_step
+
+    def presented(self, s, chunks, swapped: float) -> None:
+        ecg = chunks.get("ecg")
+        if ecg is not None and ecg.n:
+            self.stamps.append(ecg.timestamps.copy())
+            self.pulls.append((ecg.t_end, float(ecg.timestamps[-1]), ecg.n))
+        f = s.features.get("ecg")
+        self.frames.append({
+            "t": s.frame.t, "swap": swapped, "step0": self.timing["start"],
+            "step1": self.timing["end"], "pulse": s.controls.get("pulse"),
+            "since": f.values.get("since_beat_s", -1.0) if f else -1.0,
+            "count": f.values.get("beat_count", 0.0) if f else 0.0,
+        })
+
+
+def _player(source: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sensors.play", str(XDF), "--source-id", source,
+         "--wait-consumers", "20"], cwd=REPO, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+
+
+def _gallery(show, seconds: float, probe: _Probe, latency) -> None:
+    """The gallery's loop, a sink that presents and stamps (as the kiosk window presents)."""
     from installation.clock import LslClock
     from installation.generation import LiveGeneration
     from installation.inputs.live import LslSource
     from installation.pipeline import Pipeline
     from installation.render.window import ShowWindow, WindowSettings
     from installation.runtime import Deadline, SinkPart, Sinks, run
+
+    window = ShowWindow(WindowSettings(size=show.output.size, fullscreen=False, vsync=False),
+                        title="bench_photon")
+    lsl_source = LslSource(show.streams)
+    pipeline = Pipeline(show, window.ctx, show.output.size, show.output.fps,
+                        generation=LiveGeneration, latency=latency)
+    probe.time(pipeline)
+
+    class Stamp(SinkPart):
+        def show(self, s, chunks) -> None:
+            window.present(s.frame)
+            probe.presented(s, chunks, probe.clock())
+
+    try:
+        run(pipeline, lsl_source, LslClock(show.output.fps), Sinks(Stamp(), Deadline(seconds)),
+            latency=latency)
+    finally:
+        pipeline.release()
+        lsl_source.close()
+        window.close()
+
+
+def _rehearsal(show, seconds: float, probe: _Probe):
+    """The live rehearsal, whole (its own window, reloading pipeline, HUD, latency)."""
+    from installation.modes.rehearse import Rehearsal, RehearsalOptions
+
+    rehearsal = Rehearsal(show, None, RehearsalOptions(max_seconds=seconds))
+    probe.time(rehearsal.loop.pipeline)
+    view = rehearsal.view
+    show_frame = view.show
+
+    def stamped(s, chunks) -> None:
+        show_frame(s, chunks)  # overlays the HUD, then presents
+        probe.presented(s, chunks, probe.clock())
+
+    view.show = stamped
+    rehearsal.run()
+    return rehearsal.latency
+
+
+def run(seconds: float, at_s: float, latency_s: float, window: str, latency: str) -> dict:
+    from installation.pipeline_latency import PipelineLatency
     from installation.show import load_show
 
     server, display = _xvfb()
     os.environ["DISPLAY"] = display
     source = f"photon-{uuid.uuid4().hex[:10]}"
-    frames: list[dict] = []
-    pulls: list[tuple[float, float, int]] = []  # (pull time, last stamp, samples)
-    stamps: list[np.ndarray] = []
+    probe = _Probe()
     try:
         with TemporaryDirectory() as tmp:
-            show = load_show(_show(Path(tmp), source, at_s, latency_s))
-            window = ShowWindow(WindowSettings(size=show.output.size, fullscreen=False,
-                                               vsync=False), title="bench_photon")
-            lsl_source = LslSource(show.streams)
-            pipeline = Pipeline(show, window.ctx, show.output.size, show.output.fps,
-                                generation=LiveGeneration, latency_s=latency_s)
-            player = subprocess.Popen(
-                [sys.executable, "-m", "sensors.play", str(XDF), "--source-id", source,
-                 "--wait-consumers", "20"], cwd=REPO, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            timing = {"start": 0.0, "end": 0.0}
-            step = pipeline.step
-
-            def timed_step(*args, **kwargs):
-                timing["start"] = pylsl.local_clock()
-                out = step(*args, **kwargs)
-                timing["end"] = pylsl.local_clock()
-                return out
-
-            pipeline.step = timed_step  # type: ignore[method-assign]
-
-            class Stamp(SinkPart):
-                def show(self, s, chunks) -> None:
-                    window.present(s.frame)
-                    swapped = pylsl.local_clock()
-                    ecg = chunks.get("ecg")
-                    if ecg is not None and ecg.n:
-                        stamps.append(ecg.timestamps.copy())
-                        pulls.append((ecg.t_end, float(ecg.timestamps[-1]), ecg.n))
-                    f = s.features.get("ecg")
-                    frames.append({
-                        "t": s.frame.t, "swap": swapped, "step0": timing["start"],
-                        "step1": timing["end"], "pulse": s.controls.get("pulse"),
-                        "since": f.values.get("since_beat_s", -1.0) if f else -1.0,
-                        "count": f.values.get("beat_count", 0.0) if f else 0.0,
-                    })
-
-            sinks = Sinks(Stamp(), Deadline(seconds))
-            run(pipeline, lsl_source, LslClock(show.output.fps), sinks)
-            player.kill()
-            player.wait(timeout=20)
-            pipeline.release()
-            lsl_source.close()
-            window.close()
+            show = load_show(_show(Path(tmp), source, at_s, latency_s, latency))
+            player = _player(source)
+            try:
+                if window == "gallery":
+                    live = PipelineLatency.live(latency_s, latency)
+                    _gallery(show, seconds, probe, live)
+                else:
+                    live = _rehearsal(show, seconds, probe)
+            finally:
+                player.kill()
+                player.wait(timeout=20)
     finally:
         server.kill()
         server.wait(timeout=20)
-    return _analyse(frames, pulls, np.concatenate(stamps) if stamps else np.empty(0), at_s,
-                    latency_s, show.output.fps)
+    stamps = np.concatenate(probe.stamps) if probe.stamps else np.empty(0)
+    res = _analyse(probe.frames, probe.pulls, stamps, at_s, latency_s, show.output.fps)
+    res |= {"window": window, "latency": latency,
+            "pipeline_latency_at_end_ms": round(live.value * 1e3, 1),
+            "pipeline_latency_samples": live.samples}
+    return res
 
 
 def _analyse(frames: list[dict], pulls: list, stamps: np.ndarray, at_s: float,
@@ -196,9 +265,28 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=90.0)
     ap.add_argument("--at-s", type=float, default=0.23)
     ap.add_argument("--latency-s", type=float, default=0.045)
+    ap.add_argument("--window", choices=("gallery", "rehearsal", "both"), default="both")
+    ap.add_argument("--latency", choices=("measured", "fixed"), default="measured")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    res = run(args.seconds, args.at_s, args.latency_s)
+    load = os.getloadavg()
+    if args.window == "both":
+        # One process (and one Xvfb) each: a second GLFW window in the same process lost its
+        # X connection when the first closed (XIO fatal error, the process exits at once).
+        res = {}
+        for w in ("gallery", "rehearsal"):
+            with TemporaryDirectory() as tmp:
+                out = Path(tmp) / "r.json"
+                subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds),
+                                "--at-s", str(args.at_s), "--latency-s", str(args.latency_s),
+                                "--latency", args.latency, "--window", w, "--out", str(out)],
+                               check=True)
+                res[w] = json.loads(out.read_text())[w]
+    else:
+        res = {args.window: run(args.seconds, args.at_s, args.latency_s, args.window,
+                                args.latency)}
+    res["load_average_1_5_15_at_start"] = [round(v, 1) for v in load]
+    res["load_average_1_5_15_at_end"] = [round(v, 1) for v in os.getloadavg()]
     text = json.dumps(res, indent=1)
     print(text)
     if args.out:

@@ -694,7 +694,9 @@ class VisitorSpec:
 
     arrive_s: float = field(
         default=0.5, metadata=bounds(ge=0.0, le=60.0, doc="Every required stream delivering"
-                                     " good data this long: a visitor has arrived.")
+                                     " good data this long: a visitor has arrived. Counted"
+                                     " from when the good data began (a heart source: the"
+                                     " first beat of the run that earned its trust).")
     )
     leave_s: float = field(
         default=2.0, metadata=bounds(ge=0.0, le=600.0, doc="A required stream without good"
