@@ -74,6 +74,14 @@ def _show(folder: Path, source: str, at_s: float, latency_s: float, latency: str
     text = text.replace('type = "ECG"\n', f'type = "ECG"\nsource_id = "{source}-0"\n', 1)
     text = text.replace('type = "EEG"\n', f'type = "EEG"\nsource_id = "{source}-none"\n', 1)
     text = text.replace('feature = "ecg.beat_pulse"', f'feature = "ecg.pulse_at"\nat_s = {at_s}')
+    # at_s is the pulse's whole delay: the piece's own delay_s on that mapping (0.12 s, the
+    # felt heartbeat of beat_pulse) would come on top (it made the first live-latency run
+    # 150 ms late).
+    head, sep, rest = text.partition(f'feature = "ecg.pulse_at"\nat_s = {at_s}')
+    block, nxt, tail = rest.partition("[[")
+    block = "".join(line for line in block.splitlines(keepends=True)
+                    if not line.startswith("delay_s"))
+    text = head + sep + block + nxt + tail
     text = text.replace('shader = "shaders/', f'shader = "{REPO}/shaders/')
     text = text.replace("[output]\n", f"[output]\nlatency_s = {latency_s}\nlatency = "
                         f"\"{latency}\"\nvsync = false\n", 1)
@@ -94,6 +102,7 @@ class _Probe:
         self.pulls: list[tuple[float, float, int]] = []  # (pull time, last stamp, samples)
         self.stamps: list[np.ndarray] = []
         self.timing = {"start": 0.0, "end": 0.0}
+        self.fires: list = []  # the pulse_at scheduler's own record (t, beat, how)
 
     def time(self, stepper) -> None:
         """Stamp the start and end of every ``stepper.step`` (an instance attribute)."""
@@ -152,6 +161,7 @@ def _gallery(show, seconds: float, probe: _Probe, latency) -> None:
     try:
         run(pipeline, lsl_source, LslClock(show.output.fps), Sinks(Stamp(), Deadline(seconds)),
             latency=latency)
+        probe.fires = list(pipeline.mapper.pulses()["pulse"].fires)
     finally:
         pipeline.release()
         lsl_source.close()
@@ -172,7 +182,11 @@ def _rehearsal(show, seconds: float, probe: _Probe):
         probe.presented(s, chunks, probe.clock())
 
     view.show = stamped
-    rehearsal.run()
+    try:
+        rehearsal.loop.run()
+        probe.fires = list(rehearsal.pipeline.current.mapper.pulses()["pulse"].fires)
+    finally:
+        rehearsal.close()
     return rehearsal.latency
 
 
@@ -202,7 +216,13 @@ def run(seconds: float, at_s: float, latency_s: float, window: str, latency: str
         server.wait(timeout=20)
     stamps = np.concatenate(probe.stamps) if probe.stamps else np.empty(0)
     res = _analyse(probe.frames, probe.pulls, stamps, at_s, latency_s, show.output.fps)
-    res |= {"window": window, "latency": latency,
+    fires = [f for f in probe.fires if f.beat > 10.0 + probe.frames[0]["t"]] if probe.frames else []
+    lag = np.array([f.t - f.beat for f in fires]) * 1e3
+    res |= {"pulses_by_how": {h: sum(f.how == h for f in fires) for h in
+                              sorted({f.how for f in fires})},
+            "pulse_start_minus_beat_ms_p50_p95": [round(float(np.percentile(lag, q)), 1)
+                                                  for q in (50, 95)] if fires else [],
+            "window": window, "latency": latency,
             "pipeline_latency_at_end_ms": round(live.value * 1e3, 1),
             "pipeline_latency_samples": live.samples}
     return res
@@ -234,6 +254,7 @@ def _analyse(frames: list[dict], pulls: list, stamps: np.ndarray, at_s: float,
         first = first[0] if first.size else j
         rows.append({
             "total": swap[j] - r, "error": swap[j] - target, "transport": arrived - r,
+            "located_minus_annotated": known[first] - r,
             "detection": t[first] - arrived, "mapping": t[j] - t[first],
             "render": frames[j]["step1"] - frames[j]["step0"],
             "present": swap[j] - frames[j]["step1"],
@@ -243,7 +264,8 @@ def _analyse(frames: list[dict], pulls: list, stamps: np.ndarray, at_s: float,
         v = np.array([row[key] for row in rows]) * 1e3
         return [round(float(np.percentile(v, q)), 1) for q in (50, 95, 99)]
 
-    keys = ("total", "error", "transport", "detection", "mapping", "render", "present")
+    keys = ("total", "error", "transport", "detection", "mapping", "render", "present",
+            "located_minus_annotated")
     frame_dt = np.diff(swap) * 1e3
     return {
         "machine": f"{platform.node()}, {os.cpu_count()} cores, shared and loaded",
