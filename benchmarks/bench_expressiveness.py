@@ -365,8 +365,13 @@ def novelty(series: Series) -> dict[str, float]:
 
 # -- cost ---------------------------------------------------------------------------------------
 def frame_cost(piece: Piece, size: tuple[int, int], ctx, seconds: float, fps: float = 30.0,
-               start: float = 30.0) -> float:
-    """Mean ms per ``Pipeline.step`` (generator, passes, limiter) on the demo."""
+               start: float = 30.0) -> tuple[float, float]:
+    """Mean wall and CPU ms per ``Pipeline.step`` (generator, passes, limiter) on the demo.
+
+    The CPU time is the whole process's (every llvmpipe and torch thread): on a shared
+    machine the wall time measures the neighbours as much as the piece, the CPU time much
+    less so. On an idle machine the wall time lies between CPU / cores and CPU.
+    """
     show = load_show(piece.show)
     recording = load_recording(REPO / "installation" / "demo" / "demo_session.xdf")
     streams = resolve_streams(show, recording)
@@ -376,19 +381,20 @@ def frame_cost(piece: Piece, size: tuple[int, int], ctx, seconds: float, fps: fl
     for t in np.arange(0.1, start, 0.1):
         pipeline.extract(dict(zip(keys, source.read_until(float(t)), strict=True)), float(t))
     clock = FixedStepClock(fps=fps, start=start)
-    times = []
+    times, cpu = [], []
     try:
         for index in range(int(seconds * fps)):
             t = clock.now()
             chunk = dict(zip(keys, source.read_until(t), strict=True))
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             pipeline.step(chunk, t, index)
             times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
             clock.tick()
     finally:
         pipeline.release()
     warm = int(fps)  # the first second compiles shaders and warms torch up
-    return 1e3 * statistics.fmean(times[warm:])
+    return 1e3 * statistics.fmean(times[warm:]), 1e3 * statistics.fmean(cpu[warm:])
 
 
 def cost_table(pieces: list[Piece], sizes: list[tuple[int, int]], ctx, seconds: float,
@@ -405,15 +411,21 @@ def cost_table(pieces: list[Piece], sizes: list[tuple[int, int]], ctx, seconds: 
         at_size = (pieces if size in sizes
                    else [p for p in pieces if p.show == PIECES[0].show])
         runs: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *at_size]}
+        cpu: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *at_size]}
         for r in range(repeats):  # interleaved, so load changes hit every piece alike
             for p in [BASELINE, *at_size]:
-                ms = frame_cost(p, size, ctx, seconds)
+                ms, cpu_ms = frame_cost(p, size, ctx, seconds)
                 runs[p.name].append(ms)
-                log(f"cost {key} {p.name} run {r + 1}: {ms:.1f} ms/frame")
+                cpu[p.name].append(cpu_ms)
+                log(f"cost {key} {p.name} run {r + 1}: {ms:.1f} ms/frame ({cpu_ms:.1f} CPU)")
         base = statistics.median(runs[BASELINE.name])
+        base_cpu = statistics.median(cpu[BASELINE.name])
         out[key] = {name: {"ms_median": statistics.median(v), "runs_ms": v,
                            "fps": 1e3 / statistics.median(v),
-                           "cost_vs_baseline": statistics.median(v) / base}
+                           "cost_vs_baseline": statistics.median(v) / base,
+                           "cpu_ms_median": statistics.median(cpu[name]),
+                           "cpu_runs_ms": cpu[name],
+                           "cpu_vs_baseline": statistics.median(cpu[name]) / base_cpu}
                     for name, v in runs.items()}
     return out
 
@@ -466,12 +478,15 @@ def report(results: dict) -> str:
     cost = results.get("cost", {})
     if cost:
         lines += ["| size | piece | ms/frame (median) | fps | x old default piece's cost |"
-                  " runs (ms) |", "|---|---|---|---|---|---|"]
+                  " runs (ms) | CPU ms/frame (median) | x old piece's CPU |",
+                  "|---|---|---|---|---|---|---|---|"]
         for size, by_piece in cost.items():
             for piece, c in by_piece.items():
+                cpu = (f" {c['cpu_ms_median']:.1f} | {c['cpu_vs_baseline']:.2f} |"
+                       if "cpu_ms_median" in c else " - | - |")  # older JSONs have none
                 lines.append(f"| {size} | {piece} | {c['ms_median']:.1f} | **{c['fps']:.1f}** |"
                              f" {c['cost_vs_baseline']:.2f} |"
-                             f" {', '.join(f'{v:.1f}' for v in c['runs_ms'])} |")
+                             f" {', '.join(f'{v:.1f}' for v in c['runs_ms'])} |" + cpu)
     return "\n".join(lines)
 
 

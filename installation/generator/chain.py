@@ -28,6 +28,7 @@ from typing import Protocol
 
 import torch
 
+from installation.generator.device import cpu_threads
 from installation.generator.output import FrameBuffers
 from installation.messages import Controls, GeneratedImage
 
@@ -167,11 +168,16 @@ class GeneratorChain:
         Number of reused output arrays (2: double buffering; the live worker needs 3).
     stages
         Image stages run in order after the source.
+    threads
+        Torch threads while an image is made on the CPU (default 1: the renderer needs the
+        other cores; see :func:`~installation.generator.device.cpu_threads`); ``None``
+        leaves torch's own count.
     """
 
     def __init__(
         self, model: ImageModel, walk: Walk, size: tuple[int, int], device: torch.device,
         dtype: torch.dtype, buffers: int = 2, stages: Sequence[ImageStage] = (),
+        threads: int | None = 1,
     ) -> None:
         self.model = model
         self.walk = walk
@@ -183,6 +189,7 @@ class GeneratorChain:
         self._last_good: torch.Tensor | None = None
         self._last_source_log = -float("inf")
         self._index = 0
+        self.threads = threads
 
     def __call__(self, controls: Controls) -> GeneratedImage:
         return self.generate(controls, self._index % self.buffers.count)
@@ -247,16 +254,17 @@ class GeneratorChain:
 
     def generate(self, controls: Controls, slot: int) -> GeneratedImage:
         """Step the walk, run the source and the stages, and write into buffer ``slot``."""
-        with torch.inference_mode():
-            self._z.copy_(self.walk(controls))
-            rgb = self._source(controls)
-        if self.stages:
-            image = rgb.permute(2, 0, 1)[None]
-            for stage in self.stages:
-                image = stage(image, controls)
-            rgb = image[0].permute(1, 2, 0)
-        with torch.inference_mode():
-            pixels = self.buffers.write(rgb, slot)
+        with cpu_threads(self.device, self.threads):
+            with torch.inference_mode():
+                self._z.copy_(self.walk(controls))
+                rgb = self._source(controls)
+            if self.stages:
+                image = rgb.permute(2, 0, 1)[None]
+                for stage in self.stages:
+                    image = stage(image, controls)
+                rgb = image[0].permute(1, 2, 0)
+            with torch.inference_mode():
+                pixels = self.buffers.write(rgb, slot)
         out = GeneratedImage(t=controls.t, index=self._index, pixels=pixels)
         self._index += 1
         return out

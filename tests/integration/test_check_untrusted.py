@@ -10,7 +10,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 ENDLESS = """#version 330
 uniform float u_time;
-uniform sampler2D u_garden;  // the default piece's light pass reads the garden
+uniform sampler2D u_garden;  // the default piece's light pass reads the garden,
+uniform sampler2D u_tint;    // the petals' colour and the haze
+uniform sampler2D u_haze;
 in vec2 v_uv;
 out vec4 f_color;
 void main() {
@@ -22,7 +24,8 @@ void main() {
             x = fract(x * 1.0001 + 0.1);
         }
     }
-    f_color = vec4(x, x, x, 1.0) + 0.0 * texture(u_garden, v_uv);
+    f_color = vec4(x, x, x, 1.0) + 0.0 * (texture(u_tint, v_uv) + texture(u_haze, v_uv))
+              + 0.0 * texture(u_garden, v_uv);
 }
 """
 

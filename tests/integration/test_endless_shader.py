@@ -101,12 +101,12 @@ def test_gallery_turns_off_the_endless_pass_and_its_frame_then_renders(
 
 def test_hanging_passes_finds_a_second_endless_pass_behind_the_first(tmp_path: Path) -> None:
     path = _endless_show(tmp_path)
-    # The garden (drawn first, read by the light) never ends either: each probe finds one.
-    garden = ENDLESS.replace("uniform sampler2D u_garden;", "uniform sampler2D u_state;\n"
-                             "uniform sampler2D u_image;").replace(
-        "texture(u_garden, v_uv)", "texture(u_state, v_uv) + 0.0 * texture(u_image, v_uv)")
+    # The garden (read by the light) never ends either: each probe finds one.
+    garden = ENDLESS.replace("uniform sampler2D u_garden;", "uniform sampler2D u_state;").replace(
+        "texture(u_garden, v_uv)", "texture(u_state, v_uv)").replace(
+        " + texture(u_haze, v_uv)", "")  # the garden reads its state and the tint
     (tmp_path / "shaders" / "garden.frag").write_text(garden)
     show = load_show(path)
     hangs = hanging_passes(show, 4.0)
     assert [Path(h.shader).name for h in hangs] == ["garden.frag", "pulse.frag"]
-    assert [h.index for h in hangs] == [0, 1]
+    assert [h.index for h in hangs] == [0, 3]  # garden, tint, haze, light

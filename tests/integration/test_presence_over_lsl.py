@@ -40,7 +40,7 @@ feature = "ecg.beat_pulse"
 
 [[passes]]
 shader = "{repo}/shaders/pulse.frag"
-inputs = {{ u_garden = "frame" }}
+inputs = {{ u_garden = "frame", u_tint = "frame", u_haze = "frame" }}
 uniforms = {{ u_pulse = "pulse" }}
 
 [generator]

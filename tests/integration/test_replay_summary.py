@@ -35,7 +35,7 @@ feature = "eeg.alpha_rel"
 
 [[passes]]
 shader = "{repo}/shaders/pulse.frag"
-inputs = {{ u_garden = "frame" }}
+inputs = {{ u_garden = "frame", u_tint = "frame", u_haze = "frame" }}
 uniforms = {{ u_energy = "energy", u_calm = "calm" }}
 
 [output]

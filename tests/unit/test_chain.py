@@ -226,3 +226,23 @@ def test_reset_reaches_a_stateful_source_as_well_as_the_stages() -> None:
     generator = chain([stage], model=source)
     generator.reset()
     assert (source.resets, stage.resets) == (1, 1)
+
+
+def test_a_cpu_image_is_made_with_one_torch_thread_and_the_count_comes_back() -> None:
+    # The renderer shares the CPU: the chain makes its images with one torch thread (the
+    # spinning second thread cost 4x on the loaded machine, BENCHMARKS.md) and leaves the
+    # caller's count as it was.
+    seen = []
+
+    def record(image: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return image
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        chain([Returns(record)])(Controls(t=0.0, values={}, stream_status={}))
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -40,8 +40,9 @@ def test_default_show_loads_with_its_mappings_and_passes() -> None:
     show = load_show(REPO / "show.toml")
     assert set(show.streams) == {"ecg", "eeg"}
     assert {m.control for m in show.mappings} == {"pulse", "energy", "calm"}
-    assert [p.shader for p in show.passes] == [REPO / "shaders" / "garden.frag",
-                                               REPO / "shaders" / "pulse.frag"]
+    assert [p.shader for p in show.passes] == [
+        REPO / "shaders" / name
+        for name in ("garden.frag", "garden_tint.frag", "garden_haze.frag", "pulse.frag")]
     assert show.output.size == (640, 360)
 
 

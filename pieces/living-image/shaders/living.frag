@@ -3,9 +3,11 @@
 // is, a colony of living cells. The generator hands over the automaton's RGB (alpha
 // premultiplied, so dead cells are black); this pass only looks, it never changes the cells.
 //
-// Calm shows the image whole and smooth; arousal breaks it into its cells. A heartbeat cuts
-// a wound into the colony (in the generator): the cells that die glow hot for a moment and
-// fade, and the regrowing edge shimmers. An empty room sees the image heal and breathe.
+// Calm shows the image whole and smooth; arousal breaks it into its cells. A heartbeat, at
+// the moment it is felt, cuts a wound into the colony (in the generator) and the colony's
+// light swells with it: the cells glow from within and their halo breathes out into the
+// dish, then fade over ~0.4 s; the cells that die glow hot for a moment, and the regrowing
+// edge shimmers. An empty room sees the image heal and breathe.
 #include "../../../shaders/common.glsl"
 
 in vec2 v_uv;
@@ -65,7 +67,13 @@ void main() {
     float alive = smoothstep(0.02, 0.12, luminance(cells(uv, 2.0, m)));
     vec3 halo = cells(uv, 4.5, m) * 0.45 + cells(uv, 6.0, m) * 0.35;
     vec3 tint = mix(vec3(1.0, 0.55, 0.35), vec3(0.45, 0.6, 1.0), calm);
-    col = mix(halo * tint, col, alive) + 0.08 * pulse * tint * halo;
+    col = mix(halo * tint, col, alive);
+    // The felt beat: the living cells swell with light and their halo floods the dish. The
+    // wounds alone change too little of the frame to be seen as a heartbeat (BENCHMARKS.md:
+    // beat z 4.4, +0.3 grey levels); squared, the pulse reads as one beat, not a ramp.
+    float flare = pulse * pulse;
+    col *= 1.0 + 1.1 * flare;
+    col += flare * tint * (0.9 * halo + 0.35 * alive * cells(uv, 1.0, m) + 0.04);
 
     // Dying cells fade out rather than vanish: keep a short afterglow of last frame.
     vec3 trail = texture(u_feedback, v_uv).rgb;
