@@ -18,10 +18,12 @@ transposed 4x4 convs with BatchNorm and ReLU, tanh out; D of strided 4x4 convs w
 BatchNorm (not on the first) and LeakyReLU 0.2; N(0, 0.02) init; Adam 2e-4, betas (0.5,
 0.999); the non-saturating loss (binary cross-entropy, G maximises log D(G(z))); reals and
 fakes in separate D batches; horizontal flips of the reals; no augmentation, no EMA. Options
-(JSON): ``ngf``, ``ndf``, ``batch``, ``lr``, ``d_sn`` (spectral norm in D instead of its
+(JSON): ``ngf``, ``ndf``, ``batch``, ``lr``, ``policy`` (DiffAugment of reals and fakes, as
+the product does; default none), ``d_sn`` (spectral norm in D instead of its
 BatchNorm), ``eval_bn`` (how samples are scored: ``"recal"``, BatchNorm statistics
 recomputed from 4 x 32 latents then eval mode, as the product does; ``"train"``, batch
-statistics of the 96 scored latents).
+statistics of the 96 scored latents). ``product`` also takes ``g_norm`` (an experiment:
+``"group"`` or ``"none"`` in place of the generator's BatchNorm).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from torch.nn import functional as F  # noqa: N812
 from torch.nn.utils.parametrizations import spectral_norm
 
 from installation.generator.dataset import load_folder
+from installation.generator.diffaug import diff_augment
 from installation.generator.gan import GanConfig
 from installation.generator.gan_train import GanTrainConfig, _Run, recalibrated, sample_grid
 from installation.generator.quality import make_shapes, quality
@@ -104,6 +107,7 @@ class Dcgan:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
         self.data = data
+        self.policy = str(spec.get("policy", ""))  # DiffAugment of both, as the product does
         self.gen = torch.Generator().manual_seed(0)
         self.step = 0
 
@@ -112,7 +116,8 @@ class Dcgan:
         real = self.data[torch.randint(0, self.data.shape[0], (b,), generator=gen)]
         flip = torch.rand(b, generator=gen) < 0.5
         real = torch.where(flip[:, None, None, None], real.flip(-1), real)
-        fake = self.g(torch.randn(b, self.nz, 1, 1, generator=gen))
+        fake = diff_augment(self.g(torch.randn(b, self.nz, 1, 1, generator=gen)), self.policy, gen)
+        real = diff_augment(real, self.policy, gen)
         ones, zeros = torch.ones(b), torch.zeros(b)
         loss_d = (F.binary_cross_entropy_with_logits(self.d(real).view(-1), ones)
                   + F.binary_cross_entropy_with_logits(self.d(fake.detach()).view(-1), zeros))
@@ -149,11 +154,28 @@ class Product:
 
     def __init__(self, spec: dict, data: torch.Tensor) -> None:
         spec = dict(spec)
+        g_norm = spec.pop("g_norm", "batch")
         gan = GanConfig(**{k: spec.pop(k) for k in list(spec) if k in GAN_KEYS})
         if "betas" in spec:
             spec["betas"] = tuple(spec["betas"])
         self.config = GanTrainConfig(gan=gan, progress=False, **spec)
         self.run = _Run(self.config, gan, torch.device("cpu"))
+        if g_norm != "batch":
+            # An experiment: the generator without train-mode BatchNorm (batch statistics),
+            # each BatchNorm replaced by GroupNorm (per image) or nothing; EMA and optimiser
+            # rebuilt around the new modules.
+            run = self.run
+            for module in run.generator.modules():
+                for name, child in module.named_children():
+                    if isinstance(child, nn.BatchNorm2d):
+                        c = child.num_features
+                        setattr(module, name, nn.GroupNorm(min(8, c // 2), c)
+                                if g_norm == "group" else nn.Identity())
+            run.ema = copy.deepcopy(run.generator).eval()
+            for p in run.ema.parameters():
+                p.requires_grad_(False)
+            run.opt_g = torch.optim.Adam(run.generator.parameters(),
+                                         lr=self.config.learning_rate, betas=self.config.betas)
         self.data = data
         self.nz = gan.latent_dim
 
