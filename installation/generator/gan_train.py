@@ -55,12 +55,17 @@ class GanTrainConfig:
     d_steps: int = 1  # discriminator updates per generator update, each on a fresh batch
     betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
     policy: str = "color,translation"  # FastGAN's DiffAugment policy
+    loss: str = "hinge"  # "hinge" (FastGAN's, noisy margin) or "ns": non-saturating (DCGAN's)
     ema: float = 0.999
     every: int = 500  # sample grid + checkpoint every this many steps
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
     resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("hinge", "ns"):
+            raise ValueError(f"loss must be 'hinge' or 'ns', got {self.loss!r}")
 
 
 @dataclass(frozen=True)
@@ -221,15 +226,21 @@ class _Run:
         # Discriminator: noisy hinge (FastGAN) + self-supervised reconstruction of the reals.
         rec = self.gan.decoders and config.reconstruction > 0
         logits, rec_all, rec_part = self.discriminator(real, part if rec else None)
-        u = torch.rand(logits.shape, generator=gen).to(dev)
-        loss_real = F.relu(0.8 + 0.2 * u - logits).mean()
+        if config.loss == "ns":
+            loss_real = F.softplus(-logits).mean()
+        else:
+            u = torch.rand(logits.shape, generator=gen).to(dev)
+            loss_real = F.relu(0.8 + 0.2 * u - logits).mean()
         loss_rec = torch.zeros((), device=dev)
         if rec_all is not None and rec_part is not None:
             loss_rec = (reconstruction_loss(rec_all, real)
                         + reconstruction_loss(rec_part, quadrant(real, part)))
         fake_logits = self.discriminator(fake.detach())[0]
-        u = torch.rand(fake_logits.shape, generator=gen).to(dev)
-        loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
+        if config.loss == "ns":
+            loss_fake = F.softplus(fake_logits).mean()
+        else:
+            u = torch.rand(fake_logits.shape, generator=gen).to(dev)
+            loss_fake = F.relu(0.8 + 0.2 * u + fake_logits).mean()
         loss_d = loss_real + loss_fake + config.reconstruction * loss_rec
         if config.r1 > 0 and self.step % config.r1_every == 0:
             # R1 (Mescheder et al. 2018), lazily as StyleGAN2 does (Karras et al. 2020).
@@ -245,7 +256,9 @@ class _Run:
     def _generator_step(self, fake: torch.Tensor, config: GanTrainConfig, loss_d: torch.Tensor,
                         loss_rec: torch.Tensor) -> tuple[float, float, float]:
         # Generator: raise the discriminator's logits of its (augmented) images.
-        loss_g = -self.discriminator(fake)[0].mean()
+        logits = self.discriminator(fake)[0]
+        # Hinge: raise the logits; non-saturating: -log sigmoid (Goodfellow et al. 2014).
+        loss_g = F.softplus(-logits).mean() if config.loss == "ns" else -logits.mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

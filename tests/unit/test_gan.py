@@ -252,3 +252,19 @@ def test_two_discriminator_steps_per_generator_step_are_seeded(shapes: Path,
     wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_the_non_saturating_loss_trains_is_seeded_and_differs_from_the_hinge(
+        shapes: Path, tmp_path: Path) -> None:
+    ns = replace(CONFIG, steps=2, loss="ns")
+    a = train_gan(shapes, tmp_path / "a.pt", ns)
+    b = train_gan(shapes, tmp_path / "b.pt", ns)
+    c = train_gan(shapes, tmp_path / "c.pt", replace(ns, loss="hinge"))
+    # Both non-saturating terms are softplus: positive, and log 2 each at a logit of 0.
+    assert all(np.isfinite(a.losses_d)) and all(d > 0 for d in a.losses_d)
+    assert all(g > 0 for g in a.losses_g)
+    wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    with pytest.raises(ValueError, match="loss must be 'hinge' or 'ns', got 'wgan'"):
+        replace(ns, loss="wgan")
