@@ -268,7 +268,7 @@ def _analyse(frames: list[dict], pulls: list, stamps: np.ndarray, at_s: float,
             "located_minus_annotated")
     frame_dt = np.diff(swap) * 1e3
     return {
-        "machine": f"{platform.node()}, {os.cpu_count()} cores, shared and loaded",
+        "machine": f"{platform.node()}, {os.cpu_count()} cores",
         "display": "Xvfb (software GL, no physical display)", "at_s": at_s,
         "latency_s": latency_s, "beats_annotated": int(samples.size), "beats_matched": len(rows),
         "frames": len(frames), "frame_interval_ms_p50_p99": [
