@@ -3,11 +3,11 @@
 A particle pass with ``blend = "add"`` and the engine's own point colour (no fragment shader of
 the piece's) is a sum of each particle's colour into the pixels its point covers. Rasterising
 that sum as GL points is the slow path on a CPU: Mesa's llvmpipe sets up every point as a
-primitive, ~1 us each (131,072 points at 640x360: 184 ms a frame in
-``benchmarks/bench_particles.py``), where a compute shader that adds each colour into an
-integer image with ``imageAtomicAdd`` takes ~9 ms. Integer addition is exact and commutative,
-so the picture does not depend on the order the invocations run in: a replay stays
-byte-identical on any GPU, which float blending guarantees only in draw order.
+primitive (a million points at 640x360: 237 ms a frame in ``benchmarks/bench_particles.py``,
+BENCHMARKS.md "Particles"), where a compute shader that adds each colour into an integer image
+with ``imageAtomicAdd`` takes 49 ms (131,072: 39 vs 14.5 ms). Integer addition is exact and
+commutative, so the picture does not depend on the order the invocations run in: a replay
+stays byte-identical on any GPU, which float blending guarantees only in draw order.
 
 Written by hand: GL has no such draw, and no library offers it for moderngl.
 
