@@ -40,16 +40,31 @@ path = "{pipe}"
 [[passes]]
 name = "garden"
 shader = "shaders/garden.frag"
-inputs = {{ u_state = "garden", u_image = "frame" }}
+inputs = {{ u_state = "garden", u_tint = "tint" }}
 size = [64, 36]
 format = "rgba32f"
 wrap = "repeat"
 uniforms = {{ u_pulse = "pulse", u_calm = "calm" }}  # u_energy: nothing maps it (0)
 
 [[passes]]
+name = "tint"
+shader = "shaders/garden_tint.frag"
+inputs = {{ u_frame = "frame", u_prev_frame = "prev_frame" }}
+size = [48, 32]
+format = "rgba8"
+uniforms = {{ u_calm = "calm" }}
+
+[[passes]]
+name = "haze"
+shader = "shaders/garden_haze.frag"
+inputs = {{ u_frame = "frame", u_prev_frame = "prev_frame" }}
+size = [16, 9]
+format = "rgba8"
+
+[[passes]]
 name = "light"
 shader = "shaders/pulse.frag"
-inputs = {{ u_garden = "garden" }}
+inputs = {{ u_garden = "garden", u_tint = "tint", u_haze = "haze" }}
 uniforms = {{ u_pulse = "pulse", u_calm = "calm" }}
 
 [output]

@@ -8,6 +8,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# llvmpipe ends a shader's loops after 65,535 turns in all (one counter per invocation,
+# nested or not), so each turn does 256 steps: minutes per frame even on a many-core machine,
+# where a turn of one step ended a 640x360 frame in about a second and nothing hung.
+_TURN = "            x = fract(x * 1.0001 + 0.1);\n" * 256
 ENDLESS = """#version 330
 uniform float u_time;
 uniform sampler2D u_garden;  // the default piece's light pass reads the garden,
@@ -17,12 +21,10 @@ in vec2 v_uv;
 out vec4 f_color;
 void main() {
     float x = v_uv.x;
-    // Never ends for u_time >= 0, and the compiler cannot know u_time. Nested: llvmpipe
-    // ends any one loop after 65,535 iterations, which a quiet machine runs in ~10 s.
+    // Never ends for u_time >= 0, and the compiler cannot know u_time.
     for (int i = 0; i >= 0; i += (u_time < -1.0 ? 1 : 0)) {
         for (int j = 0; j >= 0; j += (u_time < -1.0 ? 1 : 0)) {
-            x = fract(x * 1.0001 + 0.1);
-        }
+""" + _TURN + """        }
     }
     f_color = vec4(x, x, x, 1.0) + 0.0 * (texture(u_tint, v_uv) + texture(u_haze, v_uv))
               + 0.0 * texture(u_garden, v_uv);

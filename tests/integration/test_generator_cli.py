@@ -13,6 +13,7 @@ from PIL import Image
 from installation.generator.stage import CppnGenerator
 from installation.generator.vae import load_checkpoint
 from installation.messages import Controls
+from installation.show import load_show
 from installation.show import GeneratorSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,14 +177,16 @@ def test_an_onnx_stage_that_breaks_the_contract_is_one_line(tmp_path: Path) -> N
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x[:, :, ::2, ::2]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Shrinks(), (torch.zeros(1, 3, 108, 192),), str(tmp_path / "s.onnx"),
-                          dynamo=False)
     show = vae_show(tmp_path, tmp_path / "unused.pt")
     text = show.read_text().replace('model = "vae"\npath = "' + str(tmp_path / "unused.pt")
                                     + '"', 'model = "cppn"')
+    show.write_text(text)
+    width, height = load_show(show).generator.size  # the stage is given the generator's size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Shrinks(), (torch.zeros(1, 3, height, width),),
+                          str(tmp_path / "s.onnx"), dynamo=False)
     show.write_text(text.replace("\n[[passes]]", '\n[[generator.stages]]\nkind = "model"\n'
                                  'path = "s.onnx"\n\n[[passes]]', 1))
     line = one_line_error(run("check", show))
-    assert "s.onnx: must return images of the size it is given (108, 192)" in line
+    assert f"s.onnx: must return images of the size it is given ({height}, {width})" in line
