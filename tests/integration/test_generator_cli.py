@@ -13,8 +13,7 @@ from PIL import Image
 from installation.generator.stage import CppnGenerator
 from installation.generator.vae import load_checkpoint
 from installation.messages import Controls
-from installation.show import load_show
-from installation.show import GeneratorSpec
+from installation.show import GeneratorSpec, load_show
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "installation" / "demo" / "demo_session.xdf"
