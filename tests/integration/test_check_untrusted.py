@@ -9,8 +9,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # llvmpipe ends a shader's loops after 65,535 turns in all (one counter per invocation,
-# nested or not), so each turn does 256 steps: minutes per frame even on a many-core machine,
-# where a turn of one step ended a 640x360 frame in about a second and nothing hung.
+# nested or not), so each turn does 256 steps: minutes per frame. With one step a turn the
+# 640x360 frame ended within the probe's 4 s on a quiet 2-core machine, and nothing hung.
 _TURN = "            x = fract(x * 1.0001 + 0.1);\n" * 256
 ENDLESS = """#version 330
 uniform float u_time;
