@@ -11,7 +11,7 @@ nor neurokit2 offers an incremental detector that keeps its state between chunks
    beat arrives (amplitude drops, electrode gain changes).
 3. After a crossing the detector waits a fixed ``locate_after_s`` and picks the largest
    deviation of the high-passed ECG in a window around the crossing: polarity-free, so an
-   inverted lead works, until the good beats agree on the R-peak's sign, which is then kept
+   inverted lead works, until the recent beats show the lead's sign, which is then kept
    (an S wave about as deep as the R wave is tall no longer wins every other beat), and
    stamped with the R-peak's own sample time.
 
@@ -69,6 +69,7 @@ class CardiacSettings:
     refractory_s: float = 0.25
     locate_before_s: float = 0.12  # R-peak search window around the threshold crossing
     locate_after_s: float = 0.08  # also the wait before reporting: sets the latency
+    polarity_switch: float = 1.3  # the R-peak's sign flips when the other side is this much larger
     decay_after_rr: float = 1.5  # threshold starts decaying after this many mean RRs
     decay_tau_s: float = 0.8
     relearn_s: float = 4.0  # no beat for this long: re-learn levels from the last learn_s
@@ -183,14 +184,17 @@ class CardiacExtractor(Extractor):
         # Threshold crossing -> R-peak offsets of recent good beats: a crossing tells of a beat
         # locate_after_s before the R-peak is located, at about crossing - this offset.
         self._onset_offsets: deque[float] = deque(maxlen=9)
-        # The sign of the good beats' R-peaks (+1 / -1): see _locate.
-        self._polarity: deque[int] = deque(maxlen=8)
+        # Each recent beat's largest positive and largest negative deviation, and the sign
+        # the R-peak is looked for with (0: not known yet): see _locate.
+        self._extremes: deque[tuple[float, float]] = deque(maxlen=9)
+        self._sign = 0
 
     def _restart(self, why: Restart) -> None:
         if why == "rate":
             self._s = _State()  # every index and filter depends on the rate
             self._shapes.clear()
-            self._polarity.clear()
+            self._extremes.clear()
+            self._sign = 0
             self._design()
         self._s.fresh = True
 
@@ -480,7 +484,6 @@ class CardiacExtractor(Extractor):
         hp = s.hist_hp[a - s.n0 : b - s.n0]
         dev = hp - np.median(hp)
         r = a + self._locate(dev)
-        sign = 1 if dev[r - a] >= 0 else -1
         peak_f = float(s.hist_f[c - s.n0 : b - s.n0].max())
         t_r = float(s.hist_ts[r - s.n0])
         lv = s.levels
@@ -532,9 +535,9 @@ class CardiacExtractor(Extractor):
                 self._shapes.restart_template(tracker.quality.settings.entry_beats)
         else:
             good = tracker.add_beat(t_r, amplitude=peak_f)
+        self._learn_polarity(dev)
         if good:
             lv.good_peaks.append(peak_f)
-            self._polarity.append(sign)
             self._onset_offsets.append(float(s.hist_ts[c - s.n0]) - t_r)
         # Its own largest deviation in the window: the filtered R-peak lags the raw one.
         edr = s.hist_edr[a - s.n0 : b - s.n0]
@@ -552,21 +555,39 @@ class CardiacExtractor(Extractor):
         """Index of the R-peak in ``dev`` (the conditioned ECG around a crossing, minus its
         median).
 
-        Polarity-free (the largest deviation) until the good beats agree on a sign; then the
-        largest deviation of that sign, unless the window holds none at least half the size
-        of the largest of either sign (the lead was turned over: polarity-free again until
-        the new sign is agreed). Where the S wave is about as deep as the R wave is tall, the
-        polarity-free pick alternates between them, 20-30 ms apart: on the NeuroKit resting
-        ECG (100 Hz) that put shapes out of step, so clean beats matched their neighbours at
-        0.1-0.3 and trust took 14 s to come back after one artefact (issue 15).
+        The largest deviation of the lead's sign (``_learn_polarity``), unless the window
+        holds none at least half the size of the largest of either sign (the lead was just
+        turned over); polarity-free, the largest deviation, until the sign is known. Where
+        the S wave is about as deep as the R wave is tall, the polarity-free pick alternates
+        between them, 20-30 ms apart: on the NeuroKit resting ECG (100 Hz) that put the
+        beats' shapes out of step, so clean beats matched their neighbours at 0.1-0.3 and
+        trust took 14 s to come back after one artefact (issue 15).
         """
         k = int(np.argmax(np.abs(dev)))
-        votes = sum(self._polarity)
-        if len(self._polarity) < 5 or abs(votes) < len(self._polarity) - 1:
+        if self._sign == 0:
             return k
-        signed = dev if votes > 0 else -dev
+        signed = dev * self._sign
         j = int(np.argmax(signed))
         return j if signed[j] >= 0.5 * abs(float(dev[k])) else k
+
+    def _learn_polarity(self, dev: np.ndarray) -> None:
+        """Keep the sign of the R-peak: the side whose per-beat extreme has the larger
+        median over the recent beats, every beat counted (counting only trusted beats never
+        began where the picks alternate, as those beats are not trusted). A known sign is
+        changed only when the other side is clearly larger, so a lead whose R and S are
+        about equal keeps one choice and its beats stay in step.
+        """
+        self._extremes.append((float(dev.max()), float(-dev.min())))
+        if len(self._extremes) < 5:
+            return
+        pos = float(np.median([e[0] for e in self._extremes]))
+        neg = float(np.median([e[1] for e in self._extremes]))
+        if self._sign == 0:
+            self._sign = 1 if pos >= neg else -1
+        elif self._sign > 0 and neg > self.settings.polarity_switch * pos:
+            self._sign = -1
+        elif self._sign < 0 and pos > self.settings.polarity_switch * neg:
+            self._sign = 1
 
     def _beat_shape(self, r: int, b: int) -> np.ndarray | None:
         """The beat's shape: the low-passed ECG from ``shape_before_s`` before the R-peak at

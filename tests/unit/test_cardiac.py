@@ -187,6 +187,49 @@ def test_inverted_polarity_is_detected_at_the_same_times() -> None:
     assert m["err_abs_max"] < 0.030
 
 
+def test_lead_turned_over_mid_recording_is_followed_at_the_same_times() -> None:
+    ts, x = _local_ecg()
+    ref = _rpeaks(DATA / "mitdb100_rpeaks_0-60s.csv", 60.0)
+    events, _ = _run(ts, np.where(ts < 30.0, x, -x), step=360)  # electrode leads swapped
+    m = _match(events, ref)
+    assert m["fn"] <= 1 and m["fp"] <= 1
+    assert m["err_abs_max"] < 0.030  # the R-peak, not the small S wave, on both sides
+
+
+def _r_and_s_alike(seed: int, fs: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A lead whose S wave is as deep as its R wave is tall (R and S 30 ms apart, sizes
+    drawn per beat), sampled at 100 Hz like the NeuroKit resting recording."""
+    rng = np.random.default_rng(seed)
+    ts = np.arange(int(90 * fs)) / fs
+    x = rng.normal(0.0, 0.01, ts.size)
+    r = np.cumsum(60 / 70 + rng.normal(0.0, 0.03, 110)) - 0.3
+    r = r[r < ts[-1] - 1.0]
+    for t in r:
+        for c, w, a in ((-0.16, 0.025, 0.12), (0.0, 0.01, rng.normal(1.0, 0.08)),
+                        (0.03, 0.01, -rng.normal(1.0, 0.08)), (0.28, 0.05, 0.25)):
+            x += a * np.exp(-0.5 * ((ts - t - c) / w) ** 2)
+    return ts, x, r
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beats_stay_on_one_wave_where_s_is_as_deep_as_r(seed: int) -> None:
+    # Polarity-free, the pick alternated between R and S (30 ms apart) and the beats'
+    # shapes were out of step with each other. Kept on one wave, every beat after the
+    # first few sits at the same offset from its R-peak.
+    ts, x, r = _r_and_s_alike(seed)
+    ex = CardiacExtractor(CardiacSettings(), stream="ecg")
+    info = StreamInfo(name="ecg", type="ECG", channel_count=1, nominal_srate=100.0)
+    t_beats = []
+    for i in range(0, ts.size, 10):
+        f = ex(Chunk(info=info, timestamps=ts[i : i + 10], data=x[i : i + 10, None],
+                     t_end=float(ts[i + 9])))
+        t_beats += [e.t for e in f.events if e.name == "beat"]
+    late = np.array([t for t in t_beats if t > 10.0])
+    offset = np.array([t - r[np.argmin(np.abs(r - t))] for t in late])
+    assert late.size >= 0.95 * np.sum(r > 10.0)
+    assert np.ptp(offset) <= 0.015  # one wave (R or S), within a 100 Hz sample or so
+
+
 def test_amplitude_drop_and_baseline_wander_are_tracked() -> None:
     ts, x = _local_ecg()
     ref = _rpeaks(DATA / "mitdb100_rpeaks_0-60s.csv", 60.0)
