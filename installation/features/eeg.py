@@ -117,6 +117,32 @@ def _centred(n: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _line_fit(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``fit`` (n, 2): a row's mean and slope by least squares (``row @ fit``); ``line``
+    (2, n): the line they make (``(row @ fit) @ line``)."""
+    tc = _centred(n)
+    fit = np.stack([np.full(n, 1.0 / n), tc / float(tc @ tc)], axis=1)
+    line = np.stack([np.ones(n), tc])
+    fit.flags.writeable = line.flags.writeable = False
+    return fit, line
+
+
+@functools.lru_cache(maxsize=8)
+def _welch_plan(n: int, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_welch_rows` needs for ``n``-sample segments at ``fs``: ``fit`` (n, 2),
+    a segment's mean and slope (``segment @ fit``); ``trend`` (2, n), the windowed line they
+    make; ``scale``, the density scaling, doubled for all but DC (and Nyquist if even)."""
+    tc = _centred(n)
+    w = _hann(n)
+    fit = _line_fit(n)[0]
+    trend = np.stack([w, tc * w])
+    scale = np.full(n // 2 + 1, 1.0 / (fs * float(w @ w)))
+    scale[1 : (n + 1) // 2] *= 2.0
+    trend.flags.writeable = scale.flags.writeable = False
+    return fit, trend, scale
+
+
+@functools.lru_cache(maxsize=8)
 def _rfftfreq(n: int, fs: float) -> np.ndarray:
     f = np.fft.rfftfreq(n, 1.0 / fs)
     f.flags.writeable = False
@@ -154,14 +180,11 @@ def _welch_rows(
     segs = np.lib.stride_tricks.as_strided(
         x, (x.shape[0], k, nperseg), (x.strides[0], step * x.strides[1], x.strides[1]),
         writeable=False)
-    tc = _centred(nperseg)
-    mean = segs.mean(axis=-1, keepdims=True)
-    slope = (segs @ tc)[..., None] / float(tc @ tc)
-    w = _hann(nperseg)
-    spec = np.abs(np.fft.rfft((segs - mean - slope * tc) * w, axis=-1)) ** 2
-    spec /= fs * float(w @ w)
-    spec[..., 1 : (nperseg + 1) // 2] *= 2.0  # one-sided: all but DC (and Nyquist if even)
-    return _rfftfreq(nperseg, fs), spec.mean(axis=1)
+    fit, trend, scale = _welch_plan(nperseg, fs)
+    y = segs * _hann(nperseg)
+    y -= (segs @ fit) @ trend  # the segments' least-squares lines, windowed: the detrend
+    c = np.fft.rfft(y, axis=-1)
+    return _rfftfreq(nperseg, fs), (c.real**2 + c.imag**2).mean(axis=1) * scale
 
 
 def _railed(x: np.ndarray, rail: np.ndarray) -> np.ndarray:
@@ -344,12 +367,12 @@ class EegExtractor(Extractor):
         hi, lo = clean.max(axis=1), clean.min(axis=1)
         ptp = hi - lo
         pinned = np.maximum(_railed(clean, hi), _railed(clean, lo))
-        tc = _centred(win.shape[1])
-        slope = (clean @ tc) / float(tc @ tc)
         # The detrended window's spread. Its residual has zero mean by construction, so the
         # standard deviation is the root mean square (np.std's extra passes cost more than
         # the rest of the quality checks; the two agree to about 1e-15).
-        r = clean - clean.mean(axis=1, keepdims=True) - slope[:, None] * tc
+        fit, line = _line_fit(win.shape[1])
+        r = (clean @ fit) @ line  # each channel's least-squares line
+        np.subtract(clean, r, out=r)
         amp = np.sqrt(np.einsum("ij,ij->i", r, r) / r.shape[1])
         if s.baseline.shape != amp.shape:
             s.baseline = np.full(amp.shape, np.nan)
