@@ -451,9 +451,9 @@ class EegExtractor(Extractor):
                 uv = amp[c] * per_uv
                 if not cfg.scale_uv[0] <= uv <= cfg.scale_uv[1]:
                     out[c] = f"wrong scale ({uv:.2g} µV spread)"
-        spread = amp[live]
-        if spread.size >= 3 and spread.min() > 0 and (
-                spread.max() / spread.min() > 10.0 ** cfg.scale_orders):
+        spread = [a for a, ok in zip(amp.tolist(), live_l, strict=True) if ok]
+        if len(spread) >= 3 and min(spread) > 0 and (
+                max(spread) / min(spread) > 10.0 ** cfg.scale_orders):
             ref = float(np.median(spread))
             if ref > 0:
                 with np.errstate(divide="ignore"):
@@ -540,7 +540,9 @@ class EegExtractor(Extractor):
         values["good_channels"] = float(use.sum())
         values["line_noise"] = float(statistics.median(ratio.tolist()))  # = np.median, cheaper
         values["artefact"] = 1.0 if blink else 0.0
-        if all(math.isfinite(v) for v in values.values()):
+        # The sum is finite when every value is (the sum of these never overflows); the
+        # exact check only when it is not.
+        if math.isfinite(sum(values.values())) or all(math.isfinite(v) for v in values.values()):
             self._feature_values.update(values)
             parts = []
             if bad:
