@@ -130,7 +130,9 @@ class Features:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen_mapping(self.values))
-        bad = [k for k, v in self.values.items() if not np.isfinite(v)]
+        if math.isfinite(sum(self.values.values())):  # every value finite: the usual case
+            return
+        bad = [k for k, v in self.values.items() if not math.isfinite(v)]
         if bad:
             raise ValueError(f"non-finite feature values from {self.stream}: {bad}")
 
@@ -146,7 +148,9 @@ class Controls:
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen_mapping(self.values))
         object.__setattr__(self, "stream_status", MappingProxyType(dict(self.stream_status)))
-        bad = [k for k, v in self.values.items() if not np.isfinite(v)]
+        if math.isfinite(sum(self.values.values())):  # every value finite: the usual case
+            return
+        bad = [k for k, v in self.values.items() if not math.isfinite(v)]
         if bad:
             raise ValueError(f"non-finite control values: {bad}")
 

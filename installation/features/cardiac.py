@@ -43,6 +43,7 @@ from scipy import signal
 
 from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.filtering import sosfilt_1d
 from installation.features.quality import BeatShapes, vf_leakage
 from installation.features.respiration import SeriesRate, SeriesRateSettings
 from installation.features.sampling import ClockSettings, Restart
@@ -108,7 +109,10 @@ class _Levels:
     @property
     def reference(self) -> float:
         """Median peak of the recent good beats (NaN with fewer than 3)."""
-        return float(np.median(self.good_peaks)) if len(self.good_peaks) >= 3 else math.nan
+        # statistics.median: the same value as np.median, without its per-call overhead on
+        # eight numbers (this is read several times a chunk).
+        return float(statistics.median(self.good_peaks)) if len(self.good_peaks) >= 3 else (
+            math.nan)
 
 
 @dataclass(slots=True)
@@ -242,9 +246,9 @@ class CardiacExtractor(Extractor):
             s.anchor = s.search_from
             if not s.levels.ready:
                 s.learn_at = start_abs + self._n(cfg.learn_s)
-        band, s.zi_band = signal.sosfilt(s.sos_band, x, zi=s.zi_band)
-        hp, s.zi_hp = signal.sosfilt(s.sos_hp, x, zi=s.zi_hp)
-        edr, s.zi_edr = signal.sosfilt(s.sos_edr, x, zi=s.zi_edr)
+        band, s.zi_band = sosfilt_1d(s.sos_band, x, s.zi_band)
+        hp, s.zi_hp = sosfilt_1d(s.sos_hp, x, s.zi_hp)
+        edr, s.zi_edr = sosfilt_1d(s.sos_edr, x, s.zi_edr)
         # Causal moving average of |band| over energy_window_s, carried across chunks.
         w = self._n(cfg.energy_window_s)
         mag = np.concatenate([s.ma_tail, np.abs(band)])

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import signal
 
 from installation.features.base import Extractor, SignalGates
+from installation.features.filtering import sosfilt_1d
 from installation.features.sampling import ClockSettings, Restart
 from installation.messages import Event, Status
 
@@ -124,8 +125,8 @@ class EdaExtractor(Extractor):
             self._zi_s = signal.sosfilt_zi(sos_s) * x[0]
             self._zi_t = signal.sosfilt_zi(sos_t) * x[0]
             self._skip = max(1, round(cfg.warmup_s * fs))
-        y, self._zi_s = signal.sosfilt(sos_s, x, zi=self._zi_s)
-        trend, self._zi_t = signal.sosfilt(sos_t, x, zi=self._zi_t)
+        y, self._zi_s = sosfilt_1d(sos_s, x, self._zi_s)
+        trend, self._zi_t = sosfilt_1d(sos_t, x, self._zi_t)
         self._ybuf = np.concatenate([self._ybuf, y])[-max(1, round(cfg.tonic_window_s * fs)):]
         low = float(self._ybuf.min())
         if not math.isfinite(self._envelope):

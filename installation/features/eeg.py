@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -107,6 +108,47 @@ def _hann(n: int) -> np.ndarray:
     return w
 
 
+@functools.lru_cache(maxsize=8)
+def _centred(n: int) -> np.ndarray:
+    """``0..n-1`` minus its mean: the regressor of a linear detrend."""
+    tc = np.arange(n) - 0.5 * (n - 1)
+    tc.flags.writeable = False
+    return tc
+
+
+@functools.lru_cache(maxsize=8)
+def _line_fit(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``fit`` (n, 2): a row's mean and slope by least squares (``row @ fit``); ``line``
+    (2, n): the line they make (``(row @ fit) @ line``)."""
+    tc = _centred(n)
+    fit = np.stack([np.full(n, 1.0 / n), tc / float(tc @ tc)], axis=1)
+    line = np.stack([np.ones(n), tc])
+    fit.flags.writeable = line.flags.writeable = False
+    return fit, line
+
+
+@functools.lru_cache(maxsize=8)
+def _welch_plan(n: int, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_welch_rows` needs for ``n``-sample segments at ``fs``: ``fit`` (n, 2),
+    a segment's mean and slope (``segment @ fit``); ``trend`` (2, n), the windowed line they
+    make; ``scale``, the density scaling, doubled for all but DC (and Nyquist if even)."""
+    tc = _centred(n)
+    w = _hann(n)
+    fit = _line_fit(n)[0]
+    trend = np.stack([w, tc * w])
+    scale = np.full(n // 2 + 1, 1.0 / (fs * float(w @ w)))
+    scale[1 : (n + 1) // 2] *= 2.0
+    trend.flags.writeable = scale.flags.writeable = False
+    return fit, trend, scale
+
+
+@functools.lru_cache(maxsize=8)
+def _rfftfreq(n: int, fs: float) -> np.ndarray:
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    f.flags.writeable = False
+    return f
+
+
 def welch_linear(
     x: np.ndarray, fs: float, nperseg: int, noverlap: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -122,23 +164,38 @@ def welch_linear(
     freqs, psd
         ``(nperseg // 2 + 1,)`` and ``(nperseg // 2 + 1, channels)``.
     """
+    f, psd = _welch_rows(np.ascontiguousarray(x.T, dtype=np.float64), fs, nperseg, noverlap)
+    return f, psd.T
+
+
+def _welch_rows(
+    x: np.ndarray, fs: float, nperseg: int, noverlap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`welch_linear` of each row of the C-contiguous ``(channels, n)`` array ``x``:
+    ``(nperseg // 2 + 1,)`` frequencies and ``(channels, nperseg // 2 + 1)`` powers."""
     step = nperseg - noverlap
-    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=0)[::step]  # (k, ch, n)
-    tc = np.arange(nperseg) - 0.5 * (nperseg - 1)
-    mean = segs.mean(axis=-1, keepdims=True)
-    slope = (segs @ tc)[..., None] / float(tc @ tc)
-    w = _hann(nperseg)
-    spec = np.abs(np.fft.rfft((segs - mean - slope * tc) * w, axis=-1)) ** 2
-    spec /= fs * float(w @ w)
-    spec[..., 1 : (nperseg + 1) // 2] *= 2.0  # one-sided: all but DC (and Nyquist if even)
-    return np.fft.rfftfreq(nperseg, 1.0 / fs), spec.mean(axis=0).T
+    k = (x.shape[1] - nperseg) // step + 1
+    # The segments as a view (as sliding_window_view(...)[..., ::step, :] gives, without
+    # its per-call overhead, a tenth of this function's cost on a 100 ms update).
+    segs = np.lib.stride_tricks.as_strided(
+        x, (x.shape[0], k, nperseg), (x.strides[0], step * x.strides[1], x.strides[1]),
+        writeable=False)
+    fit, trend, scale = _welch_plan(nperseg, fs)
+    y = segs * _hann(nperseg)
+    y -= (segs @ fit) @ trend  # the segments' least-squares lines, windowed: the detrend
+    c = np.fft.rfft(y, axis=-1)
+    return _rfftfreq(nperseg, fs), (c.real**2 + c.imag**2).mean(axis=1) * scale
 
 
 def _railed(x: np.ndarray, rail: np.ndarray) -> np.ndarray:
-    """Per column, the fraction of samples at ``rail`` with both neighbours also there."""
-    at = x == rail
-    run = at[1:-1] & at[:-2] & at[2:]
-    return run.mean(axis=0) if run.shape[0] else np.zeros(x.shape[1])
+    """Per row of ``x`` (channels, n), the fraction of samples at that row's ``rail`` with
+    both neighbours also there."""
+    at = x == rail[:, None]
+    if at.shape[1] < 3 or np.count_nonzero(at) <= at.shape[0]:
+        # Each row touches its own max (min) once, and float EEG seldom more: no runs.
+        return np.zeros(x.shape[0])
+    run = at[:, 1:-1] & at[:, :-2] & at[:, 2:]
+    return np.count_nonzero(run, axis=1) / run.shape[1]
 
 
 def _label(text: str) -> str:
@@ -149,7 +206,9 @@ def _label(text: str) -> str:
 
 @dataclass(slots=True)
 class _State:
-    buf: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (n_window, ch) ring
+    # (ch, n_window) ring: per-channel reductions over a contiguous row are several times
+    # faster than down a column of a (n_window, ch) array (issue 15's cost budget).
+    buf: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     filled: int = 0  # samples in buf since the last reset (capped at n_window)
     write: int = 0  # ring write position
     last_ts: float = math.nan
@@ -198,6 +257,9 @@ class EegExtractor(Extractor):
         self._hum_skipped = ""
         self._band_key: tuple[int, float] = (0, 0.0)
         self._band_w = np.empty((0, 0))
+        self._names_for: list[str] | None = None
+        self._names: list[list[str]] = []
+        self._per_uv: tuple[tuple[str, ...], list[float | None]] = ((), [])
 
     def _columns(self, chunk: Chunk) -> np.ndarray | None:
         x = np.asarray(chunk.data, dtype=np.float64)
@@ -240,7 +302,7 @@ class EegExtractor(Extractor):
             n_win = max(4, round(self.settings.window_s / self._clock.dt))
             self._s = _State()
             self._verdict = (Status.STALE, "warming up")
-            self._s.buf = np.zeros((n_win, self._shape[0] if self._shape else 1))
+            self._s.buf = np.zeros((self._shape[0] if self._shape else 1, n_win))
             return
         # A window spanning a gap has no meaningful spectrum: start filling again.
         s.filled, s.write = 0, 0
@@ -249,10 +311,10 @@ class EegExtractor(Extractor):
     def _process(self, ts: np.ndarray, x: np.ndarray) -> list[Event]:
         """Write samples into the ring, analysing the window at every update time passed."""
         s, cfg = self._s, self.settings
-        if s.buf.shape[1] != x.shape[1]:
-            s.buf = np.zeros((s.buf.shape[0], x.shape[1]))
+        if s.buf.shape[0] != x.shape[1]:
+            s.buf = np.zeros((x.shape[1], s.buf.shape[1]))
         # Split the chunk at update times so each analysis sees the window ending there.
-        n_win = s.buf.shape[0]
+        n_win = s.buf.shape[1]
         i = 0
         while i < ts.size:
             if s.filled < n_win:
@@ -270,14 +332,14 @@ class EegExtractor(Extractor):
 
     def _write(self, x: np.ndarray) -> None:
         s = self._s
-        n_win = s.buf.shape[0]
+        n_win = s.buf.shape[1]
         if x.shape[0] >= n_win:
-            s.buf[:] = x[-n_win:]
+            s.buf[:] = x[-n_win:].T
             s.write = 0
         else:
             k = min(x.shape[0], n_win - s.write)
-            s.buf[s.write : s.write + k] = x[:k]
-            s.buf[: x.shape[0] - k] = x[k:]
+            s.buf[:, s.write : s.write + k] = x[:k].T
+            s.buf[:, : x.shape[0] - k] = x[k:].T
             s.write = (s.write + x.shape[0]) % n_win
         s.filled = min(n_win, s.filled + x.shape[0])
 
@@ -299,13 +361,19 @@ class EegExtractor(Extractor):
         baseline of it (updated only by windows judged clean, in the log domain).
         """
         cfg, s = self.settings, self._s
-        finite = np.isfinite(win).all(axis=0)
-        clean = np.where(np.isfinite(win), win, 0.0)
-        ptp = np.ptp(clean, axis=0)
-        pinned = np.maximum(_railed(clean, clean.max(axis=0)), _railed(clean, clean.min(axis=0)))
-        tc = np.arange(win.shape[0]) - 0.5 * (win.shape[0] - 1)
-        slope = (tc @ clean) / float(tc @ tc)
-        amp = np.std(clean - clean.mean(axis=0) - np.outer(tc, slope), axis=0)  # detrended
+        ok = np.isfinite(win)
+        finite = ok.all(axis=1)
+        clean = win if finite.all() else np.where(ok, win, 0.0)
+        hi, lo = clean.max(axis=1), clean.min(axis=1)
+        ptp = hi - lo
+        pinned = np.maximum(_railed(clean, hi), _railed(clean, lo))
+        # The detrended window's spread. Its residual has zero mean by construction, so the
+        # standard deviation is the root mean square (np.std's extra passes cost more than
+        # the rest of the quality checks; the two agree to about 1e-15).
+        fit, line = _line_fit(win.shape[1])
+        r = (clean @ fit) @ line  # each channel's least-squares line
+        np.subtract(clean, r, out=r)
+        amp = np.sqrt(np.einsum("ij,ij->i", r, r) / r.shape[1])
         if s.baseline.shape != amp.shape:
             s.baseline = np.full(amp.shape, np.nan)
         warm = s.baseline_time >= cfg.baseline_warmup_s
@@ -313,32 +381,38 @@ class EegExtractor(Extractor):
         rel = np.divide(amp, base, out=np.ones_like(amp), where=base > 0)
         counter, monotonic = self._not_eeg(clean)
         scale = self._wrong_scale(amp, finite & (ptp > cfg.flat_tolerance) & ~counter)
+        # Python lists from here: indexing numpy arrays one element at a time costs more.
+        finite_l, ptp_l, counter_l, mono_l = (finite.tolist(), ptp.tolist(), counter.tolist(),
+                                              monotonic.tolist())
+        pinned_l, rel_l, amp_l = pinned.tolist(), rel.tolist(), amp.tolist()
         bad: dict[int, str] = {}
-        for c in range(win.shape[1]):
-            if not finite[c]:
+        for c in range(win.shape[0]):
+            if not finite_l[c]:
                 bad[c] = "non-finite"
-            elif ptp[c] <= cfg.flat_tolerance:
+            elif ptp_l[c] <= cfg.flat_tolerance:
                 bad[c] = "flat"
-            elif counter[c]:
+            elif counter_l[c]:
                 bad[c] = "counter (not EEG)"
-            elif monotonic[c]:
+            elif mono_l[c]:
                 bad[c] = "monotonic (not EEG)"
             elif scale[c]:
                 bad[c] = scale[c]
-            elif pinned[c] >= cfg.saturation_fraction:
+            elif pinned_l[c] >= cfg.saturation_fraction:
                 bad[c] = "saturated"
-            elif warm and rel[c] > cfg.motion_factor:
+            elif warm and rel_l[c] > cfg.motion_factor:
                 bad[c] = "motion"
-        blink = bool(warm and any(rel[c] > cfg.blink_factor for c in range(rel.size)))
+        blink = bool(warm and any(r > cfg.blink_factor for r in rel_l))
         # Baseline update: clean channels only, so a long artefact cannot become "usual".
         a = min(1.0, cfg.update_s / cfg.baseline_tau_s)
-        for c in range(amp.size):
-            if c in bad or amp[c] <= 0:
+        baseline = s.baseline.tolist()
+        for c in range(len(amp_l)):
+            if c in bad or amp_l[c] <= 0:
                 continue
-            if not np.isfinite(s.baseline[c]):
-                s.baseline[c] = amp[c]
-            elif rel[c] <= cfg.blink_factor:
-                s.baseline[c] = math.exp(math.log(s.baseline[c]) + a * math.log(rel[c]))
+            if not math.isfinite(baseline[c]):
+                baseline[c] = amp_l[c]
+            elif rel_l[c] <= cfg.blink_factor:
+                baseline[c] = math.exp(math.log(baseline[c]) + a * math.log(rel_l[c]))
+        s.baseline = np.array(baseline)
         s.baseline_time += cfg.update_s
         return bad, blink
 
@@ -346,17 +420,18 @@ class EegExtractor(Extractor):
         """Per channel: a counter? monotonic? Judged once per ``nature_every_s`` (what a
         channel carries does not change between updates) on the whole window."""
         cfg, s = self.settings, self._s
-        if s.nature is not None and s.nature[0].size == win.shape[1] and (
+        if s.nature is not None and s.nature[0].size == win.shape[0] and (
                 s.baseline_time - s.nature_at < cfg.nature_every_s):
             return s.nature
-        steps = np.diff(win, axis=0)
+        steps = np.diff(win, axis=1)
         # A counter's steps are one value but for its wraps: the first or the second step of
         # the window is that value (both cannot be wraps).
-        same = np.maximum(np.mean(steps == steps[0], axis=0), np.mean(steps == steps[1], axis=0))
-        counter = (same >= cfg.counter_fraction) & (np.abs(steps[:2]).max(axis=0) > 0)
-        up = np.count_nonzero(steps > 0, axis=0)
-        down = np.count_nonzero(steps < 0, axis=0)
-        monotonic = np.maximum(up, down) >= cfg.monotonic_fraction * steps.shape[0]
+        same = np.maximum(np.mean(steps == steps[:, :1], axis=1),
+                          np.mean(steps == steps[:, 1:2], axis=1))
+        counter = (same >= cfg.counter_fraction) & (np.abs(steps[:, :2]).max(axis=1) > 0)
+        up = np.count_nonzero(steps > 0, axis=1)
+        down = np.count_nonzero(steps < 0, axis=1)
+        monotonic = np.maximum(up, down) >= cfg.monotonic_fraction * steps.shape[1]
         s.nature, s.nature_at = (counter, monotonic), s.baseline_time
         return s.nature
 
@@ -365,17 +440,20 @@ class EegExtractor(Extractor):
         cfg = self.settings
         out = [""] * amp.size
         units = self._units
-        for c in range(amp.size):
-            if not live[c] or c >= len(units) or not units[c]:
-                continue
-            per_uv = _MICROVOLTS.get(units[c].strip().lower().replace(" ", ""))
-            if per_uv is not None:
+        if self._per_uv[0] != units:  # parsed once per unit set, not at every update
+            self._per_uv = (units, [_MICROVOLTS.get(u.strip().lower().replace(" ", ""))
+                                    if u else None for u in units])
+        per_uvs = self._per_uv[1]
+        live_l = live.tolist()
+        for c in range(min(amp.size, len(per_uvs))):
+            per_uv = per_uvs[c]
+            if live_l[c] and per_uv is not None:
                 uv = amp[c] * per_uv
                 if not cfg.scale_uv[0] <= uv <= cfg.scale_uv[1]:
                     out[c] = f"wrong scale ({uv:.2g} µV spread)"
-        spread = amp[live]
-        if spread.size >= 3 and spread.min() > 0 and (
-                spread.max() / spread.min() > 10.0 ** cfg.scale_orders):
+        spread = [a for a, ok in zip(amp.tolist(), live_l, strict=True) if ok]
+        if len(spread) >= 3 and min(spread) > 0 and (
+                max(spread) / min(spread) > 10.0 ** cfg.scale_orders):
             ref = float(np.median(spread))
             if ref > 0:
                 with np.errstate(divide="ignore"):
@@ -387,10 +465,11 @@ class EegExtractor(Extractor):
 
     def _analyse(self) -> None:
         s, cfg = self._s, self.settings
-        win = np.roll(s.buf, -s.write, axis=0)  # oldest sample first
+        win = np.concatenate((s.buf[:, s.write :], s.buf[:, : s.write]), axis=1)  # oldest first
         bad, blink = self._quality(win)
-        finite = np.array([bad.get(c) != "non-finite" for c in range(win.shape[1])])
-        if len(bad) == win.shape[1] and not any(r in ("saturated", "motion") for r in bad.values()):
+        n_ch = win.shape[0]
+        finite = np.array([bad.get(c) != "non-finite" for c in range(n_ch)])
+        if len(bad) == n_ch and not any(r in ("saturated", "motion") for r in bad.values()):
             why = set(bad.values())
             if not finite.any():
                 self._set_invalid("no finite channel")
@@ -400,15 +479,15 @@ class EegExtractor(Extractor):
                 self._set_invalid(f"no usable channel ({', '.join(sorted(why))})")
             return
         fs = self._clock.fs
-        nper = min(win.shape[0], max(4, round(cfg.segment_s * fs)))
+        nper = min(win.shape[1], max(4, round(cfg.segment_s * fs)))
         cols = np.flatnonzero(finite)
         noverlap = (nper * 3) // 4 if cfg.overlap_75 else nper // 2
-        freqs, psd = welch_linear(win[:, cols], fs, nper, noverlap)
+        freqs, psd = _welch_rows(win[cols], fs, nper, noverlap)
         # Every band at once: one (bands x freqs) weight matrix, rebuilt only when the
         # sample rate changes (it is the same for every update otherwise).
         if self._band_key != (nper, fs):
             self._band_key, self._band_w = (nper, fs), self._band_weights(freqs, fs)
-        powers_all = self._band_w @ psd  # rows: bands..., total, line bands...
+        powers_all = self._band_w @ psd.T  # rows: bands..., total, line bands...
         n_b = len(cfg.bands)
         total = powers_all[n_b]
         line = powers_all[n_b + 1 :].max(axis=0) if powers_all.shape[0] > n_b + 1 else (
@@ -426,7 +505,7 @@ class EegExtractor(Extractor):
             # Every live channel is clipped, moving or humming: a degraded estimate beats a
             # blank piece, so keep them and say so (status stays ok, the reason tells).
             degraded = ", ".join(f"{c_lab} {bad[int(c)]}" for c, c_lab in
-                                 ((c, self._label_of(int(c), win.shape[1])) for c in soft))
+                                 ((c, self._label_of(int(c), n_ch)) for c in soft))
             for c in soft:
                 del bad[int(c)]
             use = np.array([c not in bad for c in cols], dtype=bool)
@@ -434,8 +513,8 @@ class EegExtractor(Extractor):
             worst = ", ".join(sorted(set(bad.values())))
             self._set_invalid(f"no usable channel ({worst})")
             return
-        labels = self._labels if len(self._labels) == win.shape[1] else tuple(
-            f"ch{i + 1}" for i in range(win.shape[1])
+        labels = self._labels if len(self._labels) == n_ch else tuple(
+            f"ch{i + 1}" for i in range(n_ch)
         )
         values: dict[str, float] = {}
         powers = {name: powers_all[i] for i, (name, _, _) in enumerate(cfg.bands)}
@@ -443,10 +522,14 @@ class EegExtractor(Extractor):
         rel_mean = rel_all[:, use].mean(axis=1).tolist()
         abs_mean = powers_all[:n_b, use].mean(axis=1).tolist()
         used_labels = [labels[c] for k, c in enumerate(cols) if use[k]]
+        if self._names_for != used_labels:  # the per-channel names, made once per channel set
+            self._names_for = used_labels
+            self._names = [[f"{name}_rel_{lab}" for lab in used_labels]
+                           for name, _, _ in cfg.bands]
+        rel_used = rel_all[:, use].tolist()
         for i, (name, _, _) in enumerate(cfg.bands):
             values[f"{name}_rel"] = rel_mean[i]
-            for lab, v in zip(used_labels, rel_all[i, use].tolist(), strict=True):
-                values[f"{name}_rel_{lab}"] = v
+            values.update(zip(self._names[i], rel_used[i], strict=True))
             if name in cfg.absolute:
                 values[name] = math.log10(abs_mean[i] + _TINY)
         if {"alpha", "theta", "beta"} <= powers.keys():
@@ -455,9 +538,11 @@ class EegExtractor(Extractor):
             values["engagement"] = b / max(a + th, _TINY)  # Pope et al. (1995)
         values["alpha_asymmetry"] = self._asymmetry(labels, cols, use, powers.get("alpha"))
         values["good_channels"] = float(use.sum())
-        values["line_noise"] = float(np.median(ratio))
+        values["line_noise"] = float(statistics.median(ratio.tolist()))  # = np.median, cheaper
         values["artefact"] = 1.0 if blink else 0.0
-        if all(math.isfinite(v) for v in values.values()):
+        # The sum is finite when every value is (the sum of these never overflows); the
+        # exact check only when it is not.
+        if math.isfinite(sum(values.values())) or all(math.isfinite(v) for v in values.values()):
             self._feature_values.update(values)
             parts = []
             if bad:
@@ -500,10 +585,11 @@ class EegExtractor(Extractor):
         """
         if alpha is None:
             return 0.0
-        where = {labels[c].lower(): k for k, c in enumerate(cols) if use[k]}
+        where = {labels[c].lower(): k for k, c in enumerate(cols.tolist()) if use[k]}
+        power = alpha.tolist()
         diffs = []
         for left, right in self.settings.asymmetry_pairs:
             kl, kr = where.get(left.lower()), where.get(right.lower())
-            if kl is not None and kr is not None and alpha[kl] > 0 and alpha[kr] > 0:
-                diffs.append(math.log(alpha[kr]) - math.log(alpha[kl]))
-        return float(np.mean(diffs)) if diffs else 0.0
+            if kl is not None and kr is not None and power[kl] > 0 and power[kr] > 0:
+                diffs.append(math.log(power[kr]) - math.log(power[kl]))
+        return sum(diffs) / len(diffs) if diffs else 0.0  # = np.mean for so few

@@ -38,6 +38,7 @@ from scipy import signal
 
 from installation.features.base import Extractor, SignalGates
 from installation.features.beats import BeatSettings, BeatTracker
+from installation.features.filtering import sosfilt_1d
 from installation.features.quality import BeatShapes, QualitySettings
 from installation.features.sampling import ClockSettings, Restart
 from installation.messages import Event, Status
@@ -127,7 +128,7 @@ class PpgExtractor(Extractor):
         if self._zi is None:
             self._zi = signal.sosfilt_zi(self._sos) * x[0]
             self._skip = max(1, round(cfg.warmup_s * fs))
-        y, self._zi = signal.sosfilt(self._sos, x, zi=self._zi)
+        y, self._zi = sosfilt_1d(self._sos, x, self._zi)
         z = np.maximum(y, 0.0) ** 2
         w1 = max(1, round(cfg.peak_window_s * fs))
         w2_max = max(w1 + 1, round(cfg.beat_window_s * fs))
