@@ -127,11 +127,17 @@ def test_a_heavier_pass_measures_a_larger_latency_and_starts_the_pulse_earlier(
     assert heavy_pulse.lead_s == pytest.approx(AT_S - heavy.value)
     assert light_pulse.lead_s == pytest.approx(AT_S - light.value)
     assert fixed_pulse.lead_s == pytest.approx(AT_S - 0.045)
-    # Same heavy pass, same frame rate: measured, the pulses start earlier after their beats
-    # than with the fixed figure, so that they are *seen* at_s after them.
     for p in (heavy_pulse, fixed_pulse, light_pulse):
         assert len(p.fires) >= 3, "the demo's heart beats some five times in 6 s"
-    assert _settled_offset(heavy_pulse) < _settled_offset(fixed_pulse)
+    # And the pulses follow that schedule: each starts at the first frame on or after its
+    # beat + lead_s. (Comparing the heavy run's starts with the fixed run's was a coin toss:
+    # this pass renders a frame every ~0.1 s on llvmpipe, more than the 25-60 ms by which the
+    # measured figure moves the schedule, so both start on whichever frame comes next; CI,
+    # 2026-12-03: 0.346 vs 0.333 s. That the schedule moves is asserted above and, on a
+    # fixed-step clock, in tests/unit/test_beat_timing.py.)
+    for p in (heavy_pulse, fixed_pulse):
+        late = _settled_offset(p) - p.lead_s
+        assert -0.03 <= late < 0.3, late
 
 
 def test_the_figure_starts_at_latency_s_skips_the_first_frames_and_ignores_stalls() -> None:
