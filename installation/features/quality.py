@@ -38,10 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BeatQuality", "BeatShapes", "QualitySettings", "vf_leakage"]
+__all__ = ["BeatQuality", "BeatShapes", "QualitySettings", "detrend_linear", "vf_leakage"]
 
 
-def _detrend(x: np.ndarray) -> np.ndarray:
+def detrend_linear(x: np.ndarray) -> np.ndarray:
+    """``x`` less its least-squares line, in closed form (scipy's detrend solves a
+    least-squares problem per call)."""
     tc = np.arange(x.size) - 0.5 * (x.size - 1)
     return x - x.mean() - tc * (float(tc @ x) / float(tc @ tc))
 
@@ -94,7 +96,7 @@ class BeatShapes:
     @staticmethod
     def prepare(segment: np.ndarray) -> np.ndarray:
         """A beat's segment as a shape: linearly detrended."""
-        return _detrend(np.asarray(segment, dtype=np.float64))
+        return detrend_linear(np.asarray(segment, dtype=np.float64))
 
     def neighbours(self, shape: np.ndarray) -> tuple[float, float]:
         """``(best correlation with the previous one or two beats, correlation with the

@@ -17,6 +17,7 @@ from scipy import signal
 
 from installation.features.base import Extractor, SignalGates
 from installation.features.filtering import sosfilt_1d
+from installation.features.quality import detrend_linear
 from installation.features.sampling import ClockSettings, Restart
 from installation.messages import Event, Status
 
@@ -83,10 +84,7 @@ class SeriesRate:
         med = float(np.median(v))
         mad = float(np.median(np.abs(v - med))) or float(np.std(v)) or 1.0
         y = np.interp(grid, self._t, np.clip(v, med - 5 * mad, med + 5 * mad))
-        # Linear detrend in closed form (scipy's detrend solves a least-squares problem per
-        # call, most of this function's cost; the two agree to rounding).
-        tc = np.arange(y.size) - 0.5 * (y.size - 1)
-        y = (y - y.mean() - (y @ tc) / float(tc @ tc) * tc) * np.hanning(y.size)
+        y = detrend_linear(y) * np.hanning(y.size)  # = scipy's detrend, to rounding; cheaper
         n = max(cfg.fft_size, y.size)
         spec = np.abs(np.fft.rfft(y, n)) ** 2
         f = np.fft.rfftfreq(n, 1.0 / cfg.grid_hz)
