@@ -5,6 +5,8 @@ it to the output range and smooths it in time. When the feature is not trustwort
 stream is lost, stale or invalid) the control fades to the mapping's idle value instead, so
 a dropped sensor eases the piece into its idle state rather than freezing or jumping. A
 stale feature (no fresh data yet, last value still meaningful) holds the control where it is.
+A mapping with ``relative_s`` maps through the feature's own recent range instead of a fixed
+one (:class:`RecentRange`).
 
 The feature ``STREAM.pulse_at`` of a heart stream is not computed by its extractor but here:
 a pulse placed ``at_s`` after each R-peak, on the screen (:mod:`installation.pulse_at`).
@@ -33,9 +35,14 @@ _CURVES = {
 }
 
 
-def shape(spec: MappingSpec, value: float) -> float:
-    """Map one feature value through ``spec``'s range, curve and invert (no smoothing)."""
-    lo, hi = spec.in_range
+def shape(spec: MappingSpec, value: float,
+          in_range: tuple[float, float] | None = None) -> float:
+    """Map one feature value through ``spec``'s range, curve and invert (no smoothing).
+
+    ``in_range``: the range to use instead of ``spec.in_range`` (a ``relative_s`` mapping's
+    own recent range).
+    """
+    lo, hi = spec.in_range if in_range is None else in_range
     x = min(1.0, max(0.0, (value - lo) / (hi - lo)))
     x = _CURVES[spec.curve](x)
     if spec.invert:
@@ -51,6 +58,63 @@ class _MappingState:
     # delay_s: (t, value) history; entry 0 is the newest one at least delay_s old.
     history: deque[tuple[float, float]] = field(default_factory=deque)
     pulse: BeatPulse | None = None  # the feature pulse_at: a pulse at_s after each beat
+    recent: RecentRange | None = None  # relative_s: the feature's own recent range
+
+
+# A relative_s mapping samples its feature this often, and needs this much of it to trust
+# its own range: a steady 2 Hz keeps a long window cheap and independent of the frame rate.
+_RELATIVE_EVERY_S = 0.5
+_RELATIVE_MIN_S = 10.0
+_RELATIVE_QUANTILES = (25.0, 75.0)
+_RELATIVE_MIN_SPAN = 0.1  # of in_range's width: a flat feature is not stretched into noise
+
+
+@dataclass
+class RecentRange:
+    """The middle half (25th to 75th percentile) of a feature's values over a window.
+
+    A piece that keys a look to "calmer or less calm than this visitor has been" needs the
+    visitor's own range, not one fixed for everybody: over one visit a state can sit in a
+    narrow band that a fixed ``in_range`` turns into a nearly constant control.
+
+    Parameters
+    ----------
+    window_s
+        How far back the range looks (s).
+    in_range
+        The mapping's fixed range: its direction is kept, and a tenth of its width is the
+        smallest range allowed.
+    """
+
+    window_s: float
+    in_range: tuple[float, float]
+    _samples: deque[tuple[float, float]] = field(default_factory=deque, init=False)
+    _range: tuple[float, float] | None = field(default=None, init=False)
+
+    def clear(self) -> None:
+        """Forget the range (the stream was lost: the next values may be somebody else's)."""
+        self._samples.clear()
+        self._range = None
+
+    def update(self, t: float, value: float) -> tuple[float, float] | None:
+        """Add a trustworthy value at ``t``; the range to map with, or ``None`` (too little
+        history yet: use ``in_range``)."""
+        if self._samples and t - self._samples[-1][0] < _RELATIVE_EVERY_S - 1e-9:
+            return self._range
+        self._samples.append((t, value))
+        while self._samples[0][0] < t - self.window_s:
+            self._samples.popleft()
+        if len(self._samples) * _RELATIVE_EVERY_S < _RELATIVE_MIN_S:
+            self._range = None
+            return None
+        lo, hi = np.percentile([v for _, v in self._samples], _RELATIVE_QUANTILES)
+        a, b = self.in_range
+        least = _RELATIVE_MIN_SPAN * abs(b - a)
+        if hi - lo < least:
+            mid = 0.5 * (lo + hi)
+            lo, hi = mid - 0.5 * least, mid + 0.5 * least
+        self._range = (float(lo), float(hi)) if b > a else (float(hi), float(lo))
+        return self._range
 
 
 @dataclass
@@ -81,7 +145,9 @@ class Mapper:
         self._state = [
             _MappingState(value=spec.idle, pulse=BeatPulse(spec.at_s, self.latency_s,
                                                            latency=self.latency)
-                          if spec.feature_name == PULSE_AT else None)
+                          if spec.feature_name == PULSE_AT else None,
+                          recent=RecentRange(spec.relative_s, spec.in_range)
+                          if spec.relative_s > 0 else None)
             for spec in self.specs
         ]
         self._idle = None if self.idle is None else IdleBehaviour(self.idle)
@@ -109,12 +175,15 @@ class Mapper:
             else:
                 raw = None if source is None else source.values.get(spec.feature_name)
             if status is Status.OK and raw is not None and np.isfinite(raw):
-                target, tau = shape(spec, float(raw)), spec.smoothing_s
+                own = None if state.recent is None else state.recent.update(t, float(raw))
+                target, tau = shape(spec, float(raw), own), spec.smoothing_s
             elif status is Status.STALE:
                 # Stale: the last value is still the best guess, so hold it.
                 target, tau = state.value, 0.0
             else:
                 target, tau = spec.idle, spec.idle_fade_s
+                if status is Status.LOST and state.recent is not None:
+                    state.recent.clear()
             dt = None if state.t is None else t - state.t
             state.value = _smooth(state.value, target, tau, dt)
             state.t = t

@@ -101,6 +101,14 @@ class MappingSpec:
         metadata=bounds(ge=0.0, le=30.0, doc="Delay of the control behind the body (causal:"
                         " the value from delay_s ago; the idle value until then)."),
     )
+    relative_s: float = field(
+        default=0.0,
+        metadata=bounds(ge=0.0, le=3600.0, doc="0: in_range is fixed. Otherwise the feature's"
+                        " own range takes its place: the 25th to 75th percentile of its"
+                        " trustworthy values over the last relative_s seconds, once 10 s of"
+                        " them exist (at least a tenth of in_range wide); in_range until then,"
+                        " and again after the stream is lost (a new visitor starts afresh)."),
+    )
     at_s: float = field(
         default=0.23,
         metadata=bounds(ge=0.0, le=0.4, doc="Feature STREAM.pulse_at only: when after each"
