@@ -1,8 +1,8 @@
 #version 330
 // Dreaming, the frame: the dream as seen. At each felt heartbeat a breath of light and a
 // chromatic shiver from the centre; calm softens the picture, a deep dream saturates it, and
-// the light the dream is seen in follows the visitor's calm: embers when agitated, moonlight
-// when calm.
+// the light the dream is seen in follows the visitor's calm against their own range: embers
+// when less calm than they have been, moonlight when calmer.
 #include "common.glsl"
 
 in vec2 v_uv;
@@ -14,6 +14,7 @@ uniform float u_time;
 uniform float u_pulse;
 uniform float u_calm;
 uniform float u_depth;
+uniform float u_light;
 
 // The light of the dream: amber-rose embers (agitated) and blue-violet moonlight (calm), and
 // how far the dream's own colours are toned towards it (0: not at all, 1: a duotone).
@@ -36,13 +37,12 @@ void main() {
     col = mix(vec3(l), col, mix(0.6, 1.15, depth));
     col *= 0.82 + 0.75 * pulse * pulse;
     col += soft * 0.25 * pulse * pulse;
-    // The light, keyed to calm and worked out here, after the dream's feedback, so it follows
+    // The light, keyed to the visitor's calm against their own range (the light control,
+    // relative_s in show.toml) and worked out here, after the dream's feedback, so it follows
     // the visitor within seconds instead of being carried through the dream's minutes of
-    // memory (BENCHMARKS.md, Dreaming over 480 s). It turns to moonlight early
-    // (1 - (1 - calm)^3): the embers are kept for a visitor clearly less calm than their own
-    // baseline. The light has unit luminance, so the breath of light keeps its brightness
-    // (up to clipping).
-    float moon = 1.0 - pow(1.0 - calm, 3.0);
+    // memory (BENCHMARKS.md, Dreaming over 480 s). The light has unit luminance, so the
+    // breath of light keeps its brightness (up to clipping).
+    float moon = clamp(u_light, 0.0, 1.0);
     vec3 light = mix(EMBER, MOON, moon);
     light /= luminance(light);
     col = mix(col, vec3(luminance(col)), TONE) * light;
