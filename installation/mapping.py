@@ -99,6 +99,8 @@ class RecentRange:
     def update(self, t: float, value: float) -> tuple[float, float] | None:
         """Add a trustworthy value at ``t``; the range to map with, or ``None`` (too little
         history yet: use ``in_range``)."""
+        if self._samples and t < self._samples[-1][0]:
+            self.clear()  # time went back (a rehearsal's seek): the history is another run's
         if self._samples and t - self._samples[-1][0] < _RELATIVE_EVERY_S - 1e-9:
             return self._range
         self._samples.append((t, value))

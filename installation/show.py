@@ -103,11 +103,12 @@ class MappingSpec:
     )
     relative_s: float = field(
         default=0.0,
-        metadata=bounds(ge=0.0, le=3600.0, doc="0: in_range is fixed. Otherwise the feature's"
-                        " own range takes its place: the 25th to 75th percentile of its"
-                        " trustworthy values over the last relative_s seconds, once 10 s of"
-                        " them exist (at least a tenth of in_range wide); in_range until then,"
-                        " and again after the stream is lost (a new visitor starts afresh)."),
+        metadata=bounds(ge=0.0, le=3600.0, doc="0: in_range is fixed. Otherwise (10 s or"
+                        " more) the feature's own range takes its place: the 25th to 75th"
+                        " percentile of its trustworthy values over the last relative_s"
+                        " seconds, once 10 s of them exist (at least a tenth of in_range"
+                        " wide); in_range until then, and again after the stream is lost (a"
+                        " new visitor starts afresh)."),
     )
     at_s: float = field(
         default=0.23,
@@ -122,6 +123,9 @@ class MappingSpec:
             raise ValueError("in_range needs two different values")
         if "." not in self.feature:
             raise ValueError(f"feature {self.feature!r} must be STREAM_KEY.feature")
+        if 0.0 < self.relative_s < 10.0:
+            # The range needs 10 s of the feature: a shorter window would never have it.
+            raise ValueError("relative_s must be 0 (off) or at least 10 s")
 
     @property
     def stream(self) -> str:

@@ -90,3 +90,15 @@ def test_relative_s_is_read_from_show_toml_and_a_bad_one_names_its_key(tmp_path)
     path.write_text(text.format("-1.0"))
     with pytest.raises(ShowError, match=r"show.toml:6: mappings\[0\]\.relative_s"):
         load_show(path)
+
+
+def test_time_going_back_forgets_the_range() -> None:
+    mapper = Mapper([spec(relative_s=600.0)])
+    swing(mapper, 0.0, 60.0, 0.5, 0.03)
+    fresh = Mapper([spec(relative_s=600.0)])
+    assert swing(mapper, 0.0, 12.0, 0.5, 0.03) == swing(fresh, 0.0, 12.0, 0.5, 0.03)
+
+
+def test_a_window_too_short_to_fill_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 10 s"):
+        spec(relative_s=5.0)
