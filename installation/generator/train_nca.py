@@ -62,7 +62,10 @@ class NcaTrainConfig:
     learning_rate: float = 2e-3
     decay_step: int = 1200  # learning rate x0.1 from this step on (as the paper, scaled)
     overflow_weight: float = 1.0
-    grad_steps: int | None = None  # backpropagate through only the last N CA steps (None: all)
+    # Backpropagate through only the last N CA steps (None: all). 32 of 48..80 gives 1.4x the
+    # optimiser steps per CPU second, but in a 15-minute run the automaton no longer grew
+    # from a seed (the early steps of growth get no gradient): measured, BENCHMARKS.md.
+    grad_steps: int | None = None
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
