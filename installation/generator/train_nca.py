@@ -34,6 +34,7 @@ from installation.generator.nca import (
     NcaConfig,
     disc_masks,
     fire_mask,
+    likeness,
     load_checkpoint,
     load_target,
     rgba,
@@ -61,7 +62,10 @@ class NcaTrainConfig:
     learning_rate: float = 2e-3
     decay_step: int = 1200  # learning rate x0.1 from this step on (as the paper, scaled)
     overflow_weight: float = 1.0
-    grad_steps: int | None = None  # backpropagate through only the last N CA steps (None: all)
+    # Backpropagate through only the last N CA steps (None: all). 32 of 48..80 gives 1.4x the
+    # optimiser steps per CPU second, but in a 15-minute run the automaton no longer grew
+    # from a seed (the early steps of growth get no gradient): measured, BENCHMARKS.md.
+    grad_steps: int | None = None
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
@@ -99,6 +103,7 @@ class NcaTrainResult:
     cpu_s: float  # process CPU time of the run (all threads)
     grid: Path
     loss_plot: Path
+    likeness: dict[str, dict[str, float]]  # recognisability() at the end
 
     @property
     def steps_per_s(self) -> float:
@@ -248,9 +253,10 @@ def train_nca(image: Path, output: Path, config: NcaTrainConfig,
     growth_grid(model, target_u8, grid, seed=config.seed)
     loss_plot = samples / "loss.png"
     plot_losses(losses, loss_plot, title=f"{output.name}: {step} steps")
+    score = recognisability(model, target_u8, seed=config.seed)
     return NcaTrainResult(checkpoint=output, losses=losses, step=step,
                           steps_this_run=step - start, wall_s=wall, cpu_s=cpu, grid=grid,
-                          loss_plot=loss_plot)
+                          loss_plot=loss_plot, likeness=score)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,12 +295,34 @@ def growth_frames(model: Nca, steps: tuple[int, ...], seed: int = 0,
     return frames
 
 
+GRID_WOUND = (0.2, -0.15, 0.35)  # the grid's wound: (x, y, radius) in grid half-widths
+# Recognisable, judged by eye on the 64 px portrait blurred with a Gaussian: at sigma 3 px
+# (layout 0.86) the cap, face and glasses still read as a face; at 4 px (0.76) only a cap over
+# a skin-coloured disc does (BENCHMARKS.md, "Living image").
+RECOGNISABLE_LAYOUT = 0.85
+
+
+def recognisability(model: Nca, target: np.ndarray, seed: int = 0,
+                    steps: int = 200) -> dict[str, dict[str, float]]:
+    """:func:`likeness` of what the automaton grows, as the grid shows it.
+
+    Returns
+    -------
+    dict
+        ``grown``: after ``steps`` CA steps from a seed; ``regrown``: grown ``steps``, cut by
+        the grid's wound, then ``steps`` more. Each holds ``layout``, ``ssim`` and ``psnr``.
+    """
+    grown = growth_frames(model, (steps,), seed=seed)[0]
+    regrown = growth_frames(model, (steps,), seed=seed, wound=GRID_WOUND, grow_first=steps)[0]
+    return {"grown": likeness(grown, target), "regrown": likeness(regrown, target)}
+
+
 def growth_grid(model: Nca, target: np.ndarray, path: Path, seed: int = 0,
                 scale: int = 2) -> Path:
     """Save a PNG: growth from a seed (top row), regrowth after a wound (bottom row), and
     the target at the end of each row, each tile enlarged ``scale`` times (nearest)."""
     top = growth_frames(model, GROWTH_STEPS, seed=seed)
-    bottom = growth_frames(model, REGROWTH_STEPS, seed=seed, wound=(0.2, -0.15, 0.35))
+    bottom = growth_frames(model, REGROWTH_STEPS, seed=seed, wound=GRID_WOUND)
     goal = target[..., :3]
     gap = np.full((target.shape[0], 2, 3), 255, np.uint8)
 
@@ -393,6 +421,9 @@ def train_request(request: TrainRequest) -> str:
     return (f"wrote {result.checkpoint} ({result.step} steps, {result.steps_this_run} in "
             f"{result.wall_s:.0f} s = {result.steps_per_s:.2f} steps/s, {result.cpu_s:.0f} CPU s;"
             f" load {os.getloadavg()[0]:.1f}; loss "
-            f"{sum(recent) / len(recent):.4f}; grid {result.grid}, loss curve {result.loss_plot})"
+            f"{sum(recent) / len(recent):.4f}; likeness (layout, recognisable >= "
+            f"{RECOGNISABLE_LAYOUT}) {result.likeness['grown']['layout']:.2f} grown, "
+            f"{result.likeness['regrown']['layout']:.2f} regrown; grid {result.grid}, loss "
+            f"curve {result.loss_plot})"
             + (f"; one thread, the machine was busy (load {load:.1f} on {cores} cores)"
                if busy else ""))

@@ -87,6 +87,7 @@ def test_train_nca_writes_a_checkpoint_grid_and_loss_curve(trained) -> None:
     out, result = trained
     assert result.returncode == 0, result.stderr
     assert "2 steps" in result.stdout and "steps/s" in result.stdout
+    assert "likeness (layout, recognisable >= 0.85)" in result.stdout
     checkpoint = load_checkpoint(out)
     assert checkpoint.step == 2 and checkpoint.config.size == 32
     assert checkpoint.train["batch_size"] == 2 and checkpoint.train["seed"] == 5

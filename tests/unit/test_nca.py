@@ -16,13 +16,14 @@ from installation.generator.nca import (
     Nca,
     NcaConfig,
     fire_mask,
+    likeness,
     load_checkpoint,
     load_target,
     save_checkpoint,
     seed_state,
 )
 from installation.generator.nca_source import NcaSource
-from installation.generator.train_nca import NcaTrainConfig, train_nca
+from installation.generator.train_nca import NcaTrainConfig, recognisability, train_nca
 from installation.generator.vae import Vae, VaeConfig
 from installation.generator.vae import save_checkpoint as save_vae
 from installation.messages import Controls, Status
@@ -75,6 +76,67 @@ def test_an_untrained_automaton_keeps_its_seed_unchanged() -> None:
     with torch.no_grad():
         after = model(state, fire_mask(state, 0.5, gen))
     assert torch.equal(after, state)
+
+
+def test_the_update_is_the_papers_two_1x1_convolutions() -> None:
+    # update() applies the conv weights as matrix products (faster here); same numbers.
+    torch.manual_seed(1)
+    model = Nca(NcaConfig(size=32, image_size=24, hidden=24))
+    torch.nn.init.normal_(model.out.weight, std=0.1)
+    state = torch.rand(2, 16, 32, 20)
+    perceived = torch.nn.functional.conv2d(state, model.kernels, padding=1, groups=16)
+    expected = model.out(torch.relu(model.hidden(perceived)))
+    assert torch.allclose(model.update(state), expected, atol=1e-5)
+
+
+def _blurred(target: np.ndarray, radius: float) -> np.ndarray:
+    from PIL import ImageFilter
+
+    rgb = Image.fromarray(np.ascontiguousarray(target[..., :3]))
+    blurred = np.asarray(rgb.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float64)
+    return np.round(blurred * target[..., 3:] / 255.0).astype(np.uint8)  # back in the disc
+
+
+def test_likeness_scores_the_target_highest_and_blur_blobs_and_shuffles_lower() -> None:
+    target, _ = load_target(PORTRAIT, NcaConfig(size=64, image_size=48))
+    own = likeness(target[..., :3], target)
+    assert own["layout"] == pytest.approx(1.0) and own["ssim"] == pytest.approx(1.0)
+    assert own["psnr"] >= 99.0
+    scores = [likeness(_blurred(target, r), target) for r in (1, 3, 6)]
+    for key in ("layout", "ssim", "psnr"):  # more blur, less likeness, on every score
+        values = [own[key]] + [s[key] for s in scores]
+        assert values == sorted(values, reverse=True) and len(set(values)) == 4, key
+    inside = target[..., 3] > 127
+    blob = np.zeros_like(target[..., :3])
+    blob[inside] = target[..., :3][inside].mean(axis=0).round().astype(np.uint8)
+    assert abs(likeness(blob, target)["layout"]) < 0.02  # the right colour is not a face
+    shuffled = target[..., :3].reshape(-1, 3)[np.random.default_rng(0).permutation(64 * 64)]
+    assert likeness(shuffled.reshape(64, 64, 3), target)["layout"] < 0.2
+    assert likeness(target[::-1, :, :3].copy(), target)["layout"] < 0.0  # upside down
+    assert likeness(np.zeros_like(blob), target)["layout"] == 0.0  # nothing grown
+    with pytest.raises(ValueError, match="differ in size"):
+        likeness(blob[:32], target)
+
+
+def test_likeness_ssim_is_skimages_gaussian_ssim() -> None:
+    skimage = pytest.importorskip("skimage.metrics")
+    from installation.generator.nca import _ssim_map
+
+    target, _ = load_target(PORTRAIT, NcaConfig(size=64, image_size=48))
+    grey = np.array([0.299, 0.587, 0.114])
+    a = target[..., :3] @ grey / 255.0
+    b = _blurred(target, 2) @ grey / 255.0
+    expected = skimage.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+                                             use_sample_covariance=True, data_range=1.0)
+    assert _ssim_map(a, b)[5:-5, 5:-5].mean() == pytest.approx(expected, abs=1e-9)
+
+
+def test_an_untrained_automaton_is_not_recognisable() -> None:
+    model = Nca(NcaConfig(size=32, image_size=24))
+    target, _ = load_target(PORTRAIT, model.config)
+    score = recognisability(model, target, steps=20)
+    assert score["grown"]["layout"] == 0.0 and score["regrown"]["layout"] == 0.0
+    assert score["grown"]["psnr"] < 10.0
 
 
 def test_training_writes_a_checkpoint_with_its_curve_grid_and_step(tiny: Path) -> None:
