@@ -20,7 +20,8 @@ BatchNorm (not on the first) and LeakyReLU 0.2; N(0, 0.02) init; Adam 2e-4, beta
 fakes in separate D batches; horizontal flips of the reals; no augmentation, no EMA. Options
 (JSON): ``ngf``, ``ndf``, ``batch``, ``lr``, ``policy`` (DiffAugment of reals and fakes, as
 the product does; default none), ``d_sn`` (spectral norm in D instead of its
-BatchNorm), ``eval_bn`` (how samples are scored: ``"recal"``, BatchNorm statistics
+BatchNorm), ``d_lr`` (the discriminator's own rate), ``smooth`` (the real label, one-sided
+smoothing: 0.9), ``eval_bn`` (how samples are scored: ``"recal"``, BatchNorm statistics
 recomputed from 4 x 32 latents then eval mode, as the product does; ``"train"``, batch
 statistics of the 96 scored latents). ``product`` also takes ``g_norm`` (an experiment:
 ``"group"`` or ``"none"`` in place of the generator's BatchNorm).
@@ -105,7 +106,11 @@ class Dcgan:
         self.d.apply(dcgan_init)
         lr, betas = float(spec.get("lr", 2e-4)), (0.5, 0.999)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
+        # A slower discriminator and one-sided label smoothing (Salimans et al., "Improved
+        # Techniques for Training GANs", NeurIPS 2016) keep D from winning outright.
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=float(spec.get("d_lr", lr)),
+                                      betas=betas)
+        self.real_label = float(spec.get("smooth", 1.0))
         self.data = data
         self.policy = str(spec.get("policy", ""))  # DiffAugment of both, as the product does
         self.gen = torch.Generator().manual_seed(0)
@@ -119,7 +124,8 @@ class Dcgan:
         fake = diff_augment(self.g(torch.randn(b, self.nz, 1, 1, generator=gen)), self.policy, gen)
         real = diff_augment(real, self.policy, gen)
         ones, zeros = torch.ones(b), torch.zeros(b)
-        loss_d = (F.binary_cross_entropy_with_logits(self.d(real).view(-1), ones)
+        loss_d = (F.binary_cross_entropy_with_logits(self.d(real).view(-1),
+                                                     ones * self.real_label)
                   + F.binary_cross_entropy_with_logits(self.d(fake.detach()).view(-1), zeros))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
