@@ -19,12 +19,16 @@ BatchNorm (not on the first) and LeakyReLU 0.2; N(0, 0.02) init; Adam 2e-4, beta
 0.999); the non-saturating loss (binary cross-entropy, G maximises log D(G(z))); reals and
 fakes in separate D batches; horizontal flips of the reals; no augmentation, no EMA. Options
 (JSON): ``ngf``, ``ndf``, ``batch``, ``lr``, ``policy`` (DiffAugment of reals and fakes, as
-the product does; default none), ``d_sn`` (spectral norm in D instead of its
-BatchNorm), ``d_lr`` (the discriminator's own rate), ``smooth`` (the real label, one-sided
-smoothing: 0.9), ``eval_bn`` (how samples are scored: ``"recal"``, BatchNorm statistics
-recomputed from 4 x 32 latents then eval mode, as the product does; ``"train"``, batch
-statistics of the 96 scored latents). ``product`` also takes ``g_norm`` (an experiment:
-``"group"`` or ``"none"`` in place of the generator's BatchNorm).
+the product does; default none), ``d_sn`` (spectral norm in D instead of its BatchNorm),
+``d_lr`` (the discriminator's own rate), ``smooth`` (the real label, one-sided smoothing:
+0.9), ``ema`` (render an exponential moving average of G with this decay, BatchNorm
+statistics recomputed for it; default 0: G itself), ``eval_bn`` (how samples are scored:
+``"recal"``, BatchNorm statistics recomputed from 4 x 32 latents then eval mode, as the
+product does; ``"train"``, batch statistics of the 96 scored latents). ``product`` takes the
+product's current defaults (format 3's DCGAN recipe) and any field named in the JSON,
+``arch`` included, and also ``g_norm`` (an experiment: ``"group"`` or ``"none"`` in place of
+the generator's BatchNorm). Records made before format 3 ran ``product`` with format 2's
+FastGAN defaults.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from installation.generator.gan import GanConfig
 from installation.generator.gan_train import GanTrainConfig, _Run, recalibrated, sample_grid
 from installation.generator.quality import make_shapes, quality
 
-GAN_KEYS = ("channels", "d_channels", "latent_dim", "size", "d_norm", "decoders")
+GAN_KEYS = ("channels", "d_channels", "latent_dim", "size", "d_norm", "decoders", "arch")
 
 
 def dcgan_generator(nz: int, ngf: int) -> nn.Module:
@@ -111,6 +115,10 @@ class Dcgan:
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=float(spec.get("d_lr", lr)),
                                       betas=betas)
         self.real_label = float(spec.get("smooth", 1.0))
+        # An exponential moving average of G's weights (Karras et al. 2018), rendered instead
+        # of G itself when ``ema`` > 0, as the product does.
+        self.ema_decay = float(spec.get("ema", 0.0))
+        self.ema = copy.deepcopy(self.g).requires_grad_(False) if self.ema_decay else None
         self.data = data
         self.policy = str(spec.get("policy", ""))  # DiffAugment of both, as the product does
         self.gen = torch.Generator().manual_seed(0)
@@ -135,15 +143,21 @@ class Dcgan:
         loss_g.backward()
         self.opt_g.step()
         self.step += 1
+        if self.ema is not None:
+            decay = min(self.ema_decay, (1.0 + self.step) / (10.0 + self.step))
+            with torch.no_grad():
+                for p_ema, p in zip(self.ema.parameters(), self.g.parameters(), strict=True):
+                    p_ema.lerp_(p, 1.0 - decay)
         return float(loss_d.detach()), float(loss_g.detach())
 
     @torch.no_grad()
     def render(self, z: torch.Tensor, mode: str) -> torch.Tensor:
         z = z[:, : self.nz].reshape(z.shape[0], -1, 1, 1)
+        source = self.ema if self.ema is not None else self.g
         if mode == "train":
-            model = copy.deepcopy(self.g).train()
+            model = copy.deepcopy(source).train()
             return model(z)
-        model = copy.deepcopy(self.g)
+        model = copy.deepcopy(source)
         bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
         for bn in bns:
             bn.reset_running_stats()

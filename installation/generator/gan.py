@@ -1,30 +1,31 @@
-"""A few-shot GAN the artist trains from scratch on their own images, and its checkpoint.
+"""A GAN the artist trains from scratch on their own images, and its checkpoint.
 
-The recipe is FastGAN's (Liu, Zhang, Song and Elgammal, "Towards Faster and Stabilized GAN
-Training for High-fidelity Few-shot Image Synthesis", ICLR 2021), scaled down to train on a
-laptop CPU:
+Two architectures (``GanConfig.arch``):
 
-- generator: a 4x4 seed from the latent, then upsampling blocks (nearest x2, 3x3 conv,
-  BatchNorm, GLU; every other block with a second conv) and **skip-layer excitation** (SLE):
-  a low-resolution feature map gates the channels of one 8-16 times larger, a cheap long
-  skip connection that speeds up and stabilises training;
-- discriminator: spectrally normalised (Miyato et al. 2018) residual down blocks to 8x8 and
-  patch hinge logits (format 2: no BatchNorm, as in SNGAN). Format 1 also had BatchNorm and
-  the paper's **self-supervised reconstruction** (two small decoders rebuilding the real
-  image from the 8x8 features and a random quarter from the 16x16 ones, L1 + image-gradient
-  L1 in place of the paper's LPIPS); both are still built for format-1 checkpoints
-  (``d_norm = "batch"``, ``decoders = True``). At 64 px on a CPU they cost a third of each
-  step and, measured at equal steps, did not help (BENCHMARKS.md, "GAN recipe, format 2");
-  FastGAN's ablation shows the term matters most for few-shot 256-1024 px;
-- differentiable augmentation of every image the discriminator sees (``diffaug.py``).
+- ``"dcgan"`` (format 3, the default): Radford, Metz and Chintala, "Unsupervised
+  Representation Learning with Deep Convolutional Generative Adversarial Networks" (ICLR
+  2016), as in the PyTorch example: a generator of 4x4 transposed convs with BatchNorm and
+  ReLU, tanh out; a discriminator of strided 4x4 convs with BatchNorm (not on the first) and
+  LeakyReLU 0.2, one logit; N(0, 0.02) init. ``gan_train.py`` trains it with the
+  non-saturating loss, one-sided label smoothing and a discriminator at half the
+  generator's rate (Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016),
+  translation augmentation of both (``diffaug.py``) and an EMA of the generator. On a CPU,
+  at equal wall-clock, it is the first recipe here whose samples became recognisable
+  shapes (BENCHMARKS.md, "GAN recipe, format 3").
+- ``"fastgan"`` (formats 1 and 2, still loaded and trainable): FastGAN's (Liu, Zhang, Song
+  and Elgammal, "Towards Faster and Stabilized GAN Training for High-fidelity Few-shot Image
+  Synthesis", ICLR 2021), scaled down: a generator of upsampling blocks (nearest x2, 3x3
+  conv, BatchNorm, GLU) with **skip-layer excitation** (a low-resolution map gates the
+  channels of one 8-16 times larger); a spectrally normalised (Miyato et al. 2018) residual
+  discriminator with patch hinge logits (format 2: no BatchNorm, as in SNGAN). Format 1 also
+  had BatchNorm and the paper's **self-supervised reconstruction** (two small decoders
+  rebuilding the real image from the 8x8 features and a random quarter from the 16x16 ones,
+  L1 + image-gradient L1 in place of the paper's LPIPS), still built for format-1
+  checkpoints (``d_norm = "batch"``, ``decoders = True``).
 
-Deliberate departures, each for a CPU or for a live show: no noise injection (the latent
-alone decides the image, so the walk is smooth and replays are exact), no second, small
-discriminator, no reconstruction decoders by default, widths a twentieth of the paper's,
-and (in ``gan_train.py``) a learning rate five times FastGAN's, because a CPU gets hundreds
-of steps, not tens of thousands. The
-checkpoint is a plain ``torch.save`` dict loaded with ``weights_only=True``: no pickled code
-runs at load.
+Deliberate departures, for a live show: no noise injection (the latent alone decides the
+image, so the walk is smooth and replays are exact). The checkpoint is a plain
+``torch.save`` dict loaded with ``weights_only=True``: no pickled code runs at load.
 """
 
 from __future__ import annotations
@@ -41,9 +42,17 @@ from torch.nn.utils.parametrizations import spectral_norm
 from installation.errors import ModelError
 
 FORMAT = "installation-gan"
-FORMAT_VERSION = 2  # 2: a plainer discriminator (no BatchNorm, no decoders); 1 still loads
-# What a format-1 checkpoint's config leaves out: its discriminator had BatchNorm and decoders.
-FORMAT_1_ARCHITECTURE = {"d_norm": "batch", "decoders": True}
+FORMAT_VERSION = 3  # 3: the architecture is named (``arch``; DCGAN by default); 1 and 2 load
+# What older formats' configs leave out: both were FastGAN; format 1's discriminator also had
+# BatchNorm and decoders.
+OLD_ARCHITECTURE: dict[int, dict[str, Any]] = {
+    1: {"arch": "fastgan", "d_norm": "batch", "decoders": True},
+    2: {"arch": "fastgan"},
+}
+# Format 2's defaults, for training a FastGAN as the engine did before format 3.
+FASTGAN_FORMAT_2: dict[str, Any] = {"arch": "fastgan", "channels": 8, "d_channels": 16,
+                                    "d_norm": "spectral", "decoders": False}
+ARCHS = ("dcgan", "fastgan")
 
 
 @dataclass(frozen=True)
@@ -60,14 +69,23 @@ class GanConfig:
         Generator width at the output resolution; doubles per halving, capped at 16x.
     d_channels
         Discriminator width at half the image size; doubles per halving, capped at 16x.
+    arch
+        ``"dcgan"`` or ``"fastgan"`` (see the module's docstring).
+    d_norm
+        The discriminator's normalisation: ``"batch"`` (BatchNorm; DCGAN's, and with
+        spectral norm format 1's), ``"spectral"`` (spectral norm only; format 2's) or
+        ``"none"``.
+    decoders
+        FastGAN only: the discriminator's reconstruction decoders (format 1).
     """
 
     size: int = 64
     latent_dim: int = 64
-    channels: int = 8  # half of format 1's default: 3x the images per second (BENCHMARKS.md)
+    channels: int = 16  # DCGAN's ngf 32 at 64 px (16 x 2 at 32 px, doubling per halving)
     d_channels: int = 16
-    d_norm: str = "spectral"  # "batch": also BatchNorm (format 1); "none": plain convs (+ R1)
-    decoders: bool = False  # the discriminator's reconstruction decoders (format 1: True)
+    d_norm: str = "batch"
+    decoders: bool = False
+    arch: str = "dcgan"
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size > 512 or self.size & (self.size - 1):
@@ -76,6 +94,10 @@ class GanConfig:
             raise ValueError("latent_dim must be positive, channels at least 2")
         if self.d_norm not in ("spectral", "batch", "none"):
             raise ValueError(f"d_norm must be 'spectral', 'batch' or 'none', got {self.d_norm!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be 'dcgan' or 'fastgan', got {self.arch!r}")
+        if self.arch == "dcgan" and self.decoders:
+            raise ValueError("decoders are FastGAN's (arch = 'fastgan')")
 
     def g_width(self, res: int) -> int:
         return self.channels * min(16, self.size // res)
@@ -261,6 +283,97 @@ class Discriminator(nn.Module):
         return logits, self.decode_all(h), self.decode_part(f16[:, :, top:top + 8, left:left + 8])
 
 
+def _dcgan_conv(conv: nn.Module, norm: str = "none") -> nn.Module:
+    """A conv with DCGAN's N(0, 0.02) init, spectrally normalised when ``norm == "spectral"``
+    (initialised first: the parametrisation hides the raw weight)."""
+    nn.init.normal_(conv.weight, 0.0, 0.02)
+    return spectral_norm(conv) if norm == "spectral" else conv
+
+
+def _dcgan_bn(channels: int) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(channels)
+    nn.init.normal_(bn.weight, 1.0, 0.02)
+    nn.init.zeros_(bn.bias)
+    return bn
+
+
+class DcganGenerator(nn.Module):
+    """DCGAN's generator: latent ``(B, latent_dim)`` -> images ``(B, 3, S, S)`` in -1..1.
+
+    A 4x4 transposed conv from the latent, then one stride-2 4x4 transposed conv per
+    doubling (BatchNorm, ReLU), the last to RGB with tanh.
+    """
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.latent_dim = config.latent_dim
+        w = config.g_width
+        layers: list[nn.Module] = [
+            _dcgan_conv(nn.ConvTranspose2d(config.latent_dim, w(4), 4, 1, 0, bias=False)),
+            _dcgan_bn(w(4)), nn.ReLU()]
+        for res in config.resolutions[1:-1]:
+            layers += [_dcgan_conv(nn.ConvTranspose2d(w(res // 2), w(res), 4, 2, 1, bias=False)),
+                       _dcgan_bn(w(res)), nn.ReLU()]
+        layers += [_dcgan_conv(nn.ConvTranspose2d(w(config.size // 2), 3, 4, 2, 1, bias=False)),
+                   nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DcganDiscriminator(nn.Module):
+    """DCGAN's discriminator: images ``(B, 3, S, S)`` in -1..1 -> one logit ``(B, 1, 1, 1)``.
+
+    ``features(x, layer)`` returns the activations after ``layer`` strided convs (1: half
+    size, fine texture; the last: 4x4, whole motifs), which is what the dream stage climbs.
+    """
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.config = config
+        w, norm = config.d_width, config.d_norm
+        half = config.size // 2
+        self.stem = nn.Sequential(_dcgan_conv(nn.Conv2d(3, w(half), 4, 2, 1, bias=False), norm),
+                                  nn.LeakyReLU(0.2))
+        blocks = []
+        for res in [r for r in reversed(config.resolutions) if 8 <= r <= half]:  # half .. 8
+            conv = _dcgan_conv(nn.Conv2d(w(res), w(res // 2), 4, 2, 1, bias=norm != "batch"),
+                               norm)
+            layers = [conv, _dcgan_bn(w(res // 2))] if norm == "batch" else [conv]
+            blocks.append(nn.Sequential(*layers, nn.LeakyReLU(0.2)))
+        self.blocks = nn.ModuleList(blocks)
+        self.logits = _dcgan_conv(nn.Conv2d(w(4), 1, 4, 1, 0, bias=False), norm)
+
+    @property
+    def depth(self) -> int:
+        """Layers ``features`` can return (the stem counts as layer 1)."""
+        return 1 + len(self.blocks)
+
+    def features(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """Activations after ``layer`` layers (1: the stem), capped at :attr:`depth`."""
+        h = self.stem(x)
+        for block in self.blocks[: max(0, min(layer, self.depth) - 1)]:
+            h = block(h)
+        return h
+
+    def forward(self, x: torch.Tensor, part: int | None = None
+                ) -> tuple[torch.Tensor, None, None]:
+        """The logit; no reconstructions (the signature is FastGAN's, ``part`` is ignored)."""
+        return self.logits(self.features(x, self.depth)), None, None
+
+
+def build_generator(config: GanConfig) -> nn.Module:
+    """The generator of ``config.arch``."""
+    return DcganGenerator(config) if config.arch == "dcgan" else Generator(config)
+
+
+def build_discriminator(config: GanConfig) -> nn.Module:
+    """The discriminator of ``config.arch``."""
+    return DcganDiscriminator(config) if config.arch == "dcgan" else Discriminator(config)
+
+
 def quadrant(images: torch.Tensor, part: int) -> torch.Tensor:
     """Quadrant ``part`` (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right)."""
     h, w = images.shape[-2] // 2, images.shape[-1] // 2
@@ -274,8 +387,8 @@ class GanCheckpoint:
 
     path: Path
     config: GanConfig
-    generator: Generator
-    discriminator: Discriminator
+    generator: nn.Module  # DcganGenerator or Generator (FastGAN)
+    discriminator: nn.Module
     data_hash: str
     package_version: str
     step: int
@@ -305,15 +418,15 @@ def load_gan(path: Path) -> GanCheckpoint:
         raise ModelError(f"{path}: not an installation GAN checkpoint{hint} "
                          f"(made by `installation train --model gan`?)")
     version = payload.get("format_version")
-    if version not in (1, FORMAT_VERSION):
+    if version not in (1, 2, FORMAT_VERSION):
         raise ModelError(f"{path}: GAN checkpoint format {version!r} is not supported "
-                         f"(this version reads 1 and {FORMAT_VERSION}); retrain or upgrade")
+                         f"(this version reads 1 to {FORMAT_VERSION}); retrain or upgrade")
     try:
-        old = FORMAT_1_ARCHITECTURE if version == 1 else {}
+        old = OLD_ARCHITECTURE.get(version, {})
         config = GanConfig(**{**old, **payload["config"]})
-        generator = Generator(config)
+        generator = build_generator(config)
         generator.load_state_dict(payload["generator"])
-        discriminator = Discriminator(config)
+        discriminator = build_discriminator(config)
         discriminator.load_state_dict(payload["training"]["discriminator"])
         return GanCheckpoint(
             path=path, config=config, generator=generator.eval(),
@@ -326,5 +439,5 @@ def load_gan(path: Path) -> GanCheckpoint:
         raise ModelError(f"{path}: incompatible GAN checkpoint ({reason})") from None
 
 
-def config_dict(config: GanConfig) -> dict[str, int]:
+def config_dict(config: GanConfig) -> dict[str, Any]:
     return asdict(config)

@@ -1,4 +1,4 @@
-"""``installation train --model gan``: FastGAN-style few-shot training (see ``gan.py``).
+"""``installation train --model gan``: training the artist's GAN (see ``gan.py``).
 
 Deterministic for a seed: every random draw (batches, flips, latents, augmentations, label
 noise) comes from one seeded ``torch.Generator`` whose state is saved in the checkpoint with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ from installation.generator.diffaug import diff_augment
 from installation.generator.gan import (
     FORMAT,
     FORMAT_VERSION,
-    Discriminator,
     GanConfig,
-    Generator,
+    build_discriminator,
+    build_generator,
     config_dict,
     load_gan,
     quadrant,
@@ -41,21 +41,28 @@ from installation.generator.trainers import TrainRequest
 
 @dataclass(frozen=True)
 class GanTrainConfig:
-    """Training settings (the networks' shape is ``gan``; ignored on resume)."""
+    """Training settings (the networks' shape is ``gan``; ignored on resume).
+
+    The defaults are format 3's recipe for the DCGAN (``gan.py``): DCGAN's Adam (2e-4,
+    betas 0.5/0.999) and non-saturating loss, the discriminator held back (half the rate,
+    real label 0.9: Salimans et al. 2016), translation augmentation. ``FASTGAN_FORMAT_2``
+    holds the settings format 2 trained its FastGAN with.
+    """
 
     gan: GanConfig = field(default_factory=GanConfig)
     steps: int | None = None  # total optimiser steps to reach (None: until ``minutes``)
     minutes: float = 15.0
-    batch_size: int = 16  # FastGAN's is 8; the narrower networks afford twice
-    learning_rate: float = 1e-3  # FastGAN's is 2e-4: too slow for a CPU's few hundred steps
-    d_learning_rate: float | None = None  # None: learning_rate (TTUR when larger)
+    batch_size: int = 32
+    learning_rate: float = 2e-4  # DCGAN's
+    d_learning_rate: float | None = 1e-4  # None: learning_rate; smaller holds D back
+    real_label: float = 0.9  # one-sided label smoothing ("ns" loss only); 1.0: off
     reconstruction: float = 1.0  # weight of the discriminator's self-supervision
     r1: float = 0.0  # R1 penalty weight (gamma) on the reals' gradient; 0: off
     r1_every: int = 16  # lazy R1 (StyleGAN2): every this many steps, scaled by it
     d_steps: int = 1  # discriminator updates per generator update, each on a fresh batch
-    betas: tuple[float, float] = (0.5, 0.999)  # FastGAN's
-    policy: str = "color,translation"  # FastGAN's DiffAugment policy
-    loss: str = "hinge"  # "hinge" (FastGAN's, noisy margin) or "ns": non-saturating (DCGAN's)
+    betas: tuple[float, float] = (0.5, 0.999)  # DCGAN's and FastGAN's
+    policy: str = "translation"  # DiffAugment policy of every image D sees
+    loss: str = "ns"  # "ns": non-saturating (DCGAN's) or "hinge" (FastGAN's, noisy margin)
     ema: float = 0.999
     every: int = 500  # sample grid + checkpoint every this many steps
     seed: int = 0
@@ -66,6 +73,15 @@ class GanTrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in ("hinge", "ns"):
             raise ValueError(f"loss must be 'hinge' or 'ns', got {self.loss!r}")
+        if not 0.5 < self.real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
+
+
+# The settings format 2 trained its FastGAN with (with ``gan.FASTGAN_FORMAT_2``'s networks).
+FASTGAN_FORMAT_2_TRAINING: dict[str, Any] = {
+    "batch_size": 16, "learning_rate": 1e-3, "d_learning_rate": None, "real_label": 1.0,
+    "policy": "color,translation", "loss": "hinge",
+}
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,7 @@ def reconstruction_loss(rec: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 @torch.no_grad()
-def recalibrated(ema: Generator, latent_dim: int, device: torch.device) -> Generator:
+def recalibrated(ema: nn.Module, latent_dim: int, device: torch.device) -> nn.Module:
     """A copy of the EMA generator whose BatchNorm statistics are its own.
 
     The running statistics were gathered by the raw generator, not the averaged one; a few
@@ -132,6 +148,24 @@ def sample_grid(images: torch.Tensor, path: Path, cols: int = 8) -> None:
     Image.fromarray(grid.reshape(n // cols * s, cols * s, 3).numpy()).save(path)
 
 
+RECIPE_KEYS = ("batch_size", "learning_rate", "d_learning_rate", "real_label", "loss", "policy",
+               "ema")
+
+
+def resumed_recipe(payload: dict[str, Any], gan: GanConfig) -> dict[str, Any]:
+    """The training recipe a checkpoint was made with, so that a resumed run goes on with it.
+
+    Checkpoints before format 3 saved only some of it; what they leave out is format 2's
+    FastGAN recipe, which is what made them.
+    """
+    saved = payload.get("training", {}).get("settings", {})
+    base = FASTGAN_FORMAT_2_TRAINING if gan.arch == "fastgan" and "loss" not in saved else {}
+    recipe = {**base, **{k: saved[k] for k in RECIPE_KEYS if k in saved}}
+    if "batch_size" in recipe:
+        recipe["batch_size"] = int(recipe["batch_size"])
+    return recipe
+
+
 class _Run:
     """The state of one training run: networks, optimisers, EMA, random stream, step."""
 
@@ -139,8 +173,8 @@ class _Run:
         torch.manual_seed(config.seed)  # nn.Module default init draws from the global generator
         self.gan = gan
         self.device = device
-        self.generator = Generator(gan).to(device).train()
-        self.discriminator = Discriminator(gan).to(device).train()
+        self.generator = build_generator(gan).to(device).train()
+        self.discriminator = build_discriminator(gan).to(device).train()
         self.ema = copy.deepcopy(self.generator).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -186,6 +220,8 @@ class _Run:
                 **self.state(),
                 "settings": {"batch_size": config.batch_size,
                              "learning_rate": config.learning_rate,
+                             "d_learning_rate": config.d_learning_rate,
+                             "real_label": config.real_label, "loss": config.loss,
                              "policy": config.policy, "ema": config.ema, "seed": config.seed},
             },
         }
@@ -227,7 +263,9 @@ class _Run:
         rec = self.gan.decoders and config.reconstruction > 0
         logits, rec_all, rec_part = self.discriminator(real, part if rec else None)
         if config.loss == "ns":
-            loss_real = F.softplus(-logits).mean()
+            # Binary cross-entropy against the (smoothed) real label.
+            loss_real = F.binary_cross_entropy_with_logits(
+                logits, torch.full_like(logits, config.real_label))
         else:
             u = torch.rand(logits.shape, generator=gen).to(dev)
             loss_real = F.relu(0.8 + 0.2 * u - logits).mean()
@@ -292,6 +330,9 @@ def train_gan(folder: Path, output: Path, config: GanTrainConfig) -> GanTrainRes
         The folder is missing, empty or holds an unreadable image.
     ModelError
         ``resume`` and the checkpoint is missing, not a GAN checkpoint or broken.
+
+    On resume, the networks' shape and the training recipe (``RECIPE_KEYS``) are the
+    checkpoint's, whatever ``config`` says: the run goes on as it was started.
     """
     output = Path(output)
     device = torch.device(config.device)
@@ -301,6 +342,11 @@ def train_gan(folder: Path, output: Path, config: GanTrainConfig) -> GanTrainRes
             raise ModelError(f"{output}: nothing to resume (no checkpoint there yet)")
         checkpoint = load_gan(output)
         gan, payload = checkpoint.config, checkpoint.payload
+        try:
+            config = replace(config, **resumed_recipe(payload, gan))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ModelError(f"{output}: cannot resume from this checkpoint "
+                             f"(its training settings: {error})") from None
     images, data_hash = load_folder(Path(folder), gan.size)
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
     data = data.to(device)

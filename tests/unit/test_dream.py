@@ -12,7 +12,7 @@ from torch import nn
 
 from installation.errors import ModelError
 from installation.generator.factory import make_generator
-from installation.generator.gan import Discriminator, GanConfig
+from installation.generator.gan import DcganDiscriminator, Discriminator, GanConfig
 from installation.generator.stages.dream import (
     DiscriminatorLayer,
     DreamStage,
@@ -148,10 +148,14 @@ def test_octaves_never_go_below_16_pixels() -> None:
 
 
 def test_the_gan_discriminator_and_the_vae_encoder_are_dreamable_layers() -> None:
-    d = frozen(Discriminator(GanConfig(size=32, latent_dim=4, channels=2, d_channels=4)))
+    config = GanConfig(size=32, latent_dim=4, channels=2, d_channels=4)
     x = image(size=(48, 80))
-    shallow, deep = DiscriminatorLayer(d, 1)(x), DiscriminatorLayer(d, 9)(x)
+    fastgan = frozen(Discriminator(replace(config, arch="fastgan", d_norm="spectral")))
+    shallow, deep = DiscriminatorLayer(fastgan, 1)(x), DiscriminatorLayer(fastgan, 9)(x)
     assert shallow.shape[-2:] == (24, 40) and deep.shape[-2:] == (12, 20)  # capped at depth
+    dcgan = frozen(DcganDiscriminator(config))  # strided convs down to 4x4 at 32 px
+    shallow, deep = DiscriminatorLayer(dcgan, 1)(x), DiscriminatorLayer(dcgan, 9)(x)
+    assert shallow.shape[-2:] == (24, 40) and deep.shape[-2:] == (6, 10)
     encoder = frozen(Vae(VaeConfig(size=16, latent_dim=4, channels=4))).encoder
     assert EncoderLayer(encoder, 1)(x).shape[1:] == (4, 24, 40)
     assert EncoderLayer(encoder, 5)(x).shape[1:] == (8, 12, 20)

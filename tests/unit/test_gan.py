@@ -15,12 +15,20 @@ from installation.errors import ModelError
 from installation.generator.diffaug import diff_augment
 from installation.generator.factory import make_generator
 from installation.generator.gan import (
+    FASTGAN_FORMAT_2,
+    DcganDiscriminator,
+    DcganGenerator,
     Discriminator,
     GanConfig,
     Generator,
+    build_generator,
     load_gan,
 )
-from installation.generator.gan_train import GanTrainConfig, train_gan
+from installation.generator.gan_train import (
+    FASTGAN_FORMAT_2_TRAINING,
+    GanTrainConfig,
+    train_gan,
+)
 from installation.generator.project import GanProjector
 from installation.generator.quality import make_shapes
 from installation.generator.vae import Vae, VaeConfig, save_checkpoint
@@ -29,6 +37,10 @@ from installation.show import load_show
 
 TINY = GanConfig(size=32, latent_dim=8, channels=4, d_channels=4)
 CONFIG = GanTrainConfig(gan=TINY, steps=4, batch_size=4, every=2, progress=False, seed=3)
+# Format 2's FastGAN, trained as format 2 did.
+TINY_FASTGAN = replace(TINY, **{**FASTGAN_FORMAT_2, "channels": 4, "d_channels": 4})
+FASTGAN = replace(CONFIG, gan=TINY_FASTGAN,
+                  **{**FASTGAN_FORMAT_2_TRAINING, "batch_size": 4})
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +64,66 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("size", [32, 64, 128, 256])
 def test_generator_and_discriminator_shapes_at_every_size(size: int) -> None:
     config = GanConfig(size=size, latent_dim=8, channels=2, d_channels=2)
+    fastgan = replace(config, **{**FASTGAN_FORMAT_2, "channels": 2, "d_channels": 2})
     with torch.no_grad():
-        images = Generator(config)(torch.randn(2, 8))
-        logits, rec_all, rec_part = Discriminator(config)(images, part=3)
-        old = Discriminator(replace(config, d_norm="batch", decoders=True))(images, part=3)
-    assert images.shape == (2, 3, size, size)
-    assert float(images.abs().max()) <= 1.0
+        images = DcganGenerator(config)(torch.randn(2, 8))
+        logit, *none = DcganDiscriminator(config)(images)
+        fast = Generator(fastgan)(torch.randn(2, 8))
+        logits, rec_all, rec_part = Discriminator(fastgan)(fast, part=3)
+        old = Discriminator(replace(fastgan, d_norm="batch", decoders=True))(fast, part=3)
+    assert images.shape == fast.shape == (2, 3, size, size)
+    assert float(images.abs().max()) <= 1.0 and float(fast.abs().max()) <= 1.0
+    assert logit.shape == (2, 1, 1, 1) and none == [None, None]  # DCGAN: one logit per image
     assert logits.shape[:2] == (2, 1) and rec_all is None and rec_part is None
     # Format 1's discriminator: BatchNorm and the two reconstruction decoders.
     assert old[0].shape == logits.shape and old[1] is not None and old[2] is not None
     assert old[1].shape == old[2].shape == (2, 3, min(size // 2, 64), min(size // 2, 64))
 
 
+def test_the_dcgan_is_the_default_and_refuses_fastgans_decoders() -> None:
+    assert GanConfig().arch == "dcgan" and isinstance(build_generator(TINY), DcganGenerator)
+    assert isinstance(build_generator(TINY_FASTGAN), Generator)
+    with pytest.raises(ValueError, match="decoders are FastGAN's"):
+        GanConfig(decoders=True)
+    with pytest.raises(ValueError, match="arch must be 'dcgan' or 'fastgan', got 'vit'"):
+        GanConfig(arch="vit")
+
+
 def test_a_format_1_checkpoint_loads_and_resumes_with_its_own_discriminator(
         shapes: Path, tmp_path: Path) -> None:
-    old = replace(CONFIG, gan=replace(TINY, d_norm="batch", decoders=True), steps=2)
+    old = replace(FASTGAN, gan=replace(TINY_FASTGAN, d_norm="batch", decoders=True), steps=2)
     path = tmp_path / "v1.pt"
     train_gan(shapes, path, old)
     payload = torch.load(path, weights_only=True)
-    payload["format_version"] = 1  # as format 1 wrote it: no d_norm or decoders in config
-    del payload["config"]["d_norm"], payload["config"]["decoders"]
+    payload["format_version"] = 1  # as format 1 wrote it: no arch, d_norm or decoders
+    for key in ("arch", "d_norm", "decoders"):
+        del payload["config"][key]
     torch.save(payload, path)
     checkpoint = load_gan(path)
+    assert checkpoint.config.arch == "fastgan"
     assert checkpoint.config.d_norm == "batch" and checkpoint.config.decoders
     resumed = train_gan(shapes, path, replace(CONFIG, steps=3, resume=True))
     assert resumed.step == 3 and load_gan(path).config == old.gan
-    assert torch.load(path, weights_only=True)["format_version"] == 2
+    assert torch.load(path, weights_only=True)["format_version"] == 3
+
+
+def test_a_format_2_fastgan_resumes_with_the_recipe_it_was_trained_with(
+        shapes: Path, tmp_path: Path) -> None:
+    path = tmp_path / "v2.pt"
+    train_gan(shapes, path, replace(FASTGAN, steps=2))
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 2  # as format 2 wrote it: no arch, and fewer settings saved
+    del payload["config"]["arch"]
+    for key in ("d_learning_rate", "real_label", "loss"):
+        del payload["training"]["settings"][key]
+    torch.save(payload, path)
+    assert load_gan(path).config == TINY_FASTGAN
+    # Resumed with today's (DCGAN) defaults asked for, it goes on with format 2's recipe.
+    train_gan(shapes, path, replace(CONFIG, steps=3, resume=True))
+    settings = torch.load(path, weights_only=True)["training"]["settings"]
+    assert settings["loss"] == "hinge" and settings["policy"] == "color,translation"
+    assert settings["real_label"] == 1.0 and settings["learning_rate"] == 1e-3
+    assert load_gan(path).step == 3
 
 
 def test_training_writes_grids_and_a_checkpoint_every_n_steps(trained) -> None:
@@ -94,9 +140,9 @@ def test_training_writes_grids_and_a_checkpoint_every_n_steps(trained) -> None:
 def test_training_changes_the_weights_and_the_ema_lags_the_generator(trained) -> None:
     payload = torch.load(trained.checkpoint, weights_only=True)
     torch.manual_seed(CONFIG.seed)
-    fresh = Generator(TINY).state_dict()
+    fresh = build_generator(TINY).state_dict()
     raw, ema = payload["training"]["generator"], payload["training"]["ema"]
-    key = "to_rgb.weight"
+    key = "net.0.weight"  # the latent's transposed conv
     assert not torch.equal(raw[key], fresh[key])
     assert not torch.equal(ema[key], raw[key])  # an average, not a copy
 
@@ -144,7 +190,7 @@ def test_truncated_foreign_and_mismatched_checkpoints_are_refused(trained,
         "vae.pt": r"vae\.pt: not an installation GAN checkpoint \(it is an installation-vae",
         "mismatch.pt": r"mismatch\.pt: incompatible GAN checkpoint",
         "future.pt": r"future\.pt: GAN checkpoint format 7 is not supported \(this version "
-                     r"reads 1 and 2\); retrain or upgrade",
+                     r"reads 1 to 3\); retrain or upgrade",
         "missing.pt": r"missing\.pt: model file not found",
     }
     for name, pattern in cases.items():
@@ -260,11 +306,16 @@ def test_the_non_saturating_loss_trains_is_seeded_and_differs_from_the_hinge(
     a = train_gan(shapes, tmp_path / "a.pt", ns)
     b = train_gan(shapes, tmp_path / "b.pt", ns)
     c = train_gan(shapes, tmp_path / "c.pt", replace(ns, loss="hinge"))
-    # Both non-saturating terms are softplus: positive, and log 2 each at a logit of 0.
+    d = train_gan(shapes, tmp_path / "d.pt", replace(ns, real_label=1.0))
+    # Binary cross-entropy terms: positive, and log 2 each at a logit of 0.
     assert all(np.isfinite(a.losses_d)) and all(d > 0 for d in a.losses_d)
     assert all(g > 0 for g in a.losses_g)
     wa, wb, wc = weights(a.checkpoint), weights(b.checkpoint), weights(c.checkpoint)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    wd = weights(d.checkpoint)  # the smoothed real label changes what D learns
+    assert not all(torch.equal(wa[k], wd[k]) for k in wa)
     with pytest.raises(ValueError, match="loss must be 'hinge' or 'ns', got 'wgan'"):
         replace(ns, loss="wgan")
+    with pytest.raises(ValueError, match=r"real_label must be in \(0\.5, 1\], got 0\.2"):
+        replace(ns, real_label=0.2)
