@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of images (png, jpg, webp, ...); one image for --model nca")
     train.add_argument("-o", "--output", type=Path, required=True, help="checkpoint, e.g. model.pt")
     train.add_argument("--model", choices=sorted(_trainers()), default="vae",
-                       help="what to train: gan (sharp, few-shot FastGAN), vae (default), or nca"
+                       help="what to train: gan (sharp: a DCGAN), vae (default), or nca"
                        " (a living image grown from one image)")
     train.add_argument("--size", type=int, help="image side, power of two (64)")
     train.add_argument("--minutes", type=_positive, default=15.0,
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop at this many steps in all (gan, vae, nca)")
     train.add_argument("--epochs", type=_count, help="most epochs (vae; 200)")
     train.add_argument("--latent-dim", type=_count, help="latent size (gan 64, vae 32)")
-    train.add_argument("--batch-size", type=_count, help="batch size (gan 16, vae 32, nca 8)")
+    train.add_argument("--batch-size", type=_count, help="batch size (gan 32, vae 32, nca 8)")
     train.add_argument("--every", type=_count,
                        help="sample grid and checkpoint every N steps (gan; 500)")
     train.add_argument("--resume", action="store_true",
