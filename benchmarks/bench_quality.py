@@ -163,7 +163,9 @@ def main() -> None:
                 args.stills.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(grid(generated)).save(args.stills / f"{dataset}_{name}.png")
         if args.stills:
-            Image.fromarray(grid(training)).save(args.stills / f"{dataset}_training.png")
+            # Files sort by kind (all circles first): show an even spread of the set.
+            spread = np.linspace(0, len(training) - 1, 24).round().astype(int)
+            Image.fromarray(grid(training[spread])).save(args.stills / f"{dataset}_training.png")
         if shapes and "gan" in trained:
             grids = sorted((work / "gan_samples").glob("step_*.png"))
             entry["gan"]["validity_by_step"] = {

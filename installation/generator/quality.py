@@ -80,6 +80,19 @@ class ShapeVerdict:
     invariant: float  # (mu20 + mu02) / mu00^2: 1/(2 pi) circle, 1/6 square, 0.192 triangle
     colour_spread: float  # std of the shape's colour, 0..1 units
 
+    @property
+    def kind(self) -> str | None:
+        """Which of :data:`SHAPES` a valid shape is, by its moment invariant; None if invalid.
+
+        The cuts (0.163, 0.18) sit halfway between the three shapes' values, so a generator
+        that draws only discs shows as such instead of passing on validity alone.
+        """
+        if not self.valid:
+            return None
+        if self.invariant < 0.163:
+            return "circle"
+        return "square" if self.invariant < 0.18 else "triangle"
+
 
 def _foreground(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Mask of what differs from the background (estimated from the border), and contrast."""
@@ -189,17 +202,25 @@ class QualityReport:
     copies: float  # share of generated images within 0.02 RMS of a training image
     validity: float | None  # shape-validity rate (None: not a shape dataset)
     training_validity: float | None
+    # share of the generated images valid as each of SHAPES (they sum to validity)
+    validity_by_kind: dict[str, float] | None = None
 
-    def as_dict(self) -> dict[str, float | None]:
-        return {k: (None if v is None else round(v, 4)) for k, v in self.__dict__.items()}
+    def as_dict(self) -> dict:
+        def rounded(v):
+            if isinstance(v, dict):
+                return {k: round(x, 4) for k, x in v.items()}
+            return None if v is None else round(v, 4)
+        return {k: rounded(v) for k, v in self.__dict__.items()}
 
 
 def quality(generated: np.ndarray, training: np.ndarray, shapes: bool = False) -> QualityReport:
     """Every figure for ``generated`` against ``training`` (both ``(N, S, S, 3)`` uint8)."""
     nearest = nearest_training(generated, training)
-    validity = training_validity = None
+    validity = training_validity = by_kind = None
     if shapes:
-        validity = float(np.mean([shape_validity(im).valid for im in generated]))
+        kinds = [shape_validity(im).kind for im in generated]
+        validity = float(np.mean([k is not None for k in kinds]))
+        by_kind = {name: kinds.count(name) / len(kinds) for name in SHAPES}
         training_validity = float(np.mean([shape_validity(im).valid for im in training]))
     return QualityReport(
         sharpness_ratio=laplacian_energy(generated) / laplacian_energy(training),
@@ -207,7 +228,7 @@ def quality(generated: np.ndarray, training: np.ndarray, shapes: bool = False) -
         memorisation_ratio=float(np.median(nearest) / np.median(training_nearest(training))),
         nearest_median=float(np.median(nearest)),
         copies=float(np.mean(nearest < 0.02)),
-        validity=validity, training_validity=training_validity,
+        validity=validity, training_validity=training_validity, validity_by_kind=by_kind,
     )
 
 

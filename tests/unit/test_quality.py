@@ -52,3 +52,15 @@ def test_the_ratios_mean_what_they_say(shapes: np.ndarray) -> None:
     assert blurred.sharpness_ratio < 0.2 and blurred.validity is None
     collapsed = quality(np.repeat(half[:1], 30, axis=0), other)
     assert collapsed.diversity_ratio < 1e-3
+
+
+def test_the_shape_score_names_each_kind_so_a_one_shape_generator_shows(
+        shapes: np.ndarray) -> None:
+    # make_shapes cycles circle, square, triangle: the kinds must come back in that order.
+    from installation.generator.quality import SHAPES
+    kinds = [shape_validity(im).kind for im in shapes]
+    expected = [SHAPES[i % 3] for i in range(len(shapes))]
+    assert np.mean([k == e for k, e in zip(kinds, expected, strict=True)]) >= 0.95
+    discs = quality(shapes[0::3], shapes, shapes=True)  # circles only
+    assert discs.validity_by_kind["circle"] == pytest.approx(discs.validity)
+    assert discs.validity_by_kind["square"] == discs.validity_by_kind["triangle"] == 0.0
