@@ -32,11 +32,11 @@ DREAM = ('[[generator.stages]]\nkind = "dream"\nlayer = {layer}\nsteps = 6\n'
          'step_size = 0.02\nintensity_control = "energy"\n{extra}\n')
 
 
-def chain(folder: Path, gan: Path, stages: str):
+def chain(folder: Path, gan: Path, stages: str, seed: int):
     (folder / "p.frag").write_text("void main() {}\n")
     show = folder / f"show_{abs(hash(stages))}.toml"
     show.write_text(f'[generator]\nmodel = "gan"\npath = "{gan}"\nsize = [{SIZE[0]}, '
-                    f"{SIZE[1]}]\nseed = 3\n{stages}\n[[passes]]\nshader = \"p.frag\"\n")
+                    f"{SIZE[1]}]\nseed = {seed}\n{stages}\n[[passes]]\nshader = \"p.frag\"\n")
     return make_generator(load_show(show), device="cpu")
 
 
@@ -50,19 +50,21 @@ def main() -> None:
     parser.add_argument("--gan", type=Path, required=True, help="GAN checkpoint")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "stills" / "generator")
     parser.add_argument("--layer", type=int, default=2, help="discriminator layer to dream on")
+    parser.add_argument("--seed", type=int, default=4,
+                        help="the show's seed (where the walk starts)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        plain = chain(folder, args.gan, "")
-        dream = chain(folder, args.gan, DREAM.format(layer=args.layer, extra=""))
+        plain = chain(folder, args.gan, "", args.seed)
+        dream = chain(folder, args.gan, DREAM.format(layer=args.layer, extra=""), args.seed)
         for i in range(30):  # let the walk settle the same way in both
             before = plain(controls(i, 1.0)).pixels.copy()
             after = dream(controls(i, 1.0)).pixels.copy()
         Image.fromarray(before).save(args.out / "dream_before.png")
         Image.fromarray(after).save(args.out / "dream_after.png")
         feedback = chain(folder, args.gan, DREAM.format(
-            layer=args.layer, extra='feedback = true\nzoom_control = "pulse"\n'))
+            layer=args.layer, extra='feedback = true\nzoom_control = "pulse"\n'), args.seed)
         strip = []
         for i in range(96):
             pixels = feedback(controls(i, 0.8)).pixels
