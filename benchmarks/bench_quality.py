@@ -11,7 +11,8 @@ models are trained **at the same time, for the same wall-clock minutes**, each a
 gives each the same share of a machine other people are also using, so the comparison is
 fair even when the absolute speed is not representative):
 
-- ``gan``: ``installation train --model gan`` (FastGAN-style, this engine's default recipe);
+- ``gan``: ``installation train --model gan`` (format 3: a DCGAN with label smoothing, a
+  slower discriminator and DiffAugment);
 - ``vae``: ``installation train --model vae`` (the VAE with this issue's fixes);
 - ``vae-v1``: the VAE as it was before (transposed-conv decoder, no sharpening term, no KL
   warm-up), trained through the same code, for the "what did the fixes do" row.
