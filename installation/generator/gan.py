@@ -10,8 +10,8 @@ Two architectures (``GanConfig.arch``):
   non-saturating loss, one-sided label smoothing and a discriminator at half the
   generator's rate (Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016),
   translation augmentation of both (``diffaug.py``) and an EMA of the generator. On a CPU,
-  at equal wall-clock, it is the first recipe here whose samples became recognisable
-  shapes (BENCHMARKS.md, "GAN recipe, format 3").
+  at equal wall-clock, it is the first recipe here whose samples hold recognisable shapes
+  (a third of them, all discs, after 15 minutes: BENCHMARKS.md, "GAN recipe, format 3").
 - ``"fastgan"`` (formats 1 and 2, still loaded and trainable): FastGAN's (Liu, Zhang, Song
   and Elgammal, "Towards Faster and Stabilized GAN Training for High-fidelity Few-shot Image
   Synthesis", ICLR 2021), scaled down: a generator of upsampling blocks (nearest x2, 3x3

@@ -193,7 +193,7 @@ def run_render(show: Show, options: RenderOptions) -> int:
                 # Passes with feedback (u_feedback) and the flash limiter remember the frames
                 # before: render every sample, in order, so each node's history is the same;
                 # only the newest is shown. A node far behind skips: short memories (trails)
-                # converge again, a state that is kept for good (a Gray-Scott garden) does not.
+                # converge again, a state kept for good (a Gray-Scott garden) need not.
                 for sample in due[-CATCH_UP - 1 : -1]:
                     generation.follow(sample)
                     pipeline.present(sample.controls, sample.t, sample.seq)
